@@ -1,0 +1,36 @@
+"""The error tree: closed by us, broken by the world, or misused by a caller."""
+
+from __future__ import annotations
+
+
+class RecorderError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(RecorderError):
+    """The room configuration is invalid; the daemon must not start."""
+
+
+class DeviceError(RecorderError):
+    """A camera, microphone or other device is missing or stopped answering."""
+
+
+class StorageError(RecorderError):
+    """Writing an incident or audit entry failed (full disk, permissions, I/O error)."""
+
+
+class IncidentFormatError(RecorderError):
+    """An incident file is not a valid age file, or fails authentication."""
+
+
+class AuditError(RecorderError):
+    """The audit log is malformed or its chain or MAC does not verify."""
+
+
+class ProtocolError(RecorderError):
+    """A control message broke protocol v1; `code` is the stable error code sent back."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
