@@ -1,0 +1,1 @@
+"""The tamper-evident audit log: hash chain plus forward-secure MAC."""

@@ -1,0 +1,144 @@
+"""Append-only audit log on disk: every entry fsynced before `append` returns."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from recorder.audit import chain
+from recorder.errors import AuditError, StorageError
+
+log = structlog.get_logger()
+
+_STATE_FORMAT = "{seq:020d} {key} {hash}\n"  # fixed length, so it is overwritten in place
+
+
+class AuditLog:
+    """Writer side of the audit log. Holds only the *current* MAC key (in `<log>.key`, overwritten
+    in place on every entry), so an attacker who steals the device cannot re-MAC earlier entries.
+
+    Not thread-safe: only the control thread appends.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._state_path = path.with_name(path.name + ".key")
+        self._seq, self._key, self._prev = self._load_state()
+        self._log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._state_fd = os.open(self._state_path, os.O_RDWR | os.O_CLOEXEC)
+
+    @property
+    def witness(self) -> tuple[int, str]:
+        """(sequence number of the next entry, hash of the last entry)."""
+        return self._seq, self._prev
+
+    @staticmethod
+    def create(path: Path, verify_key_path: Path) -> bytes:
+        """Start a new log: write the initial key for the auditor and the writer state. Returns the key.
+
+        Raises FileExistsError if a log or state already exists (never silently restart a chain).
+        """
+        if path.exists() or path.with_name(path.name + ".key").exists():
+            raise FileExistsError(f"audit log already exists: {path}")
+        initial = secrets.token_bytes(32)
+        fd = os.open(verify_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"# room-recorder audit verification key for {path.name}; give it to the auditor\n")
+            handle.write(initial.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        state = path.with_name(path.name + ".key")
+        fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(_STATE_FORMAT.format(seq=0, key=initial.hex(), hash=chain.GENESIS_HASH))
+            handle.flush()
+            os.fsync(handle.fileno())
+        _fsync_dir(path.parent)
+        return initial
+
+    def append(self, event: str, **data: Any) -> dict[str, Any]:
+        """Write one entry durably (log fsynced, then key evolved). Raises StorageError."""
+        body: dict[str, Any] = {
+            "v": chain.FORMAT_VERSION,
+            "seq": self._seq,
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "event": event,
+            "data": data,
+            "prev": self._prev,
+        }
+        digest = chain.entry_hash(body)
+        entry = {**body, "hash": digest, "mac": chain.entry_mac(self._key, digest)}
+        line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+        started = time.perf_counter()
+        try:
+            os.write(self._log_fd, line.encode())
+            os.fsync(self._log_fd)
+            self._advance(digest)
+        except OSError as error:
+            raise StorageError(f"audit log write failed: {error.strerror}") from error
+        log.info(
+            "audit_appended",
+            audit_event=event,
+            seq=body["seq"],
+            hash=digest,
+            fsync_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return entry
+
+    def close(self) -> None:
+        os.close(self._log_fd)
+        os.close(self._state_fd)
+
+    def _advance(self, digest: str) -> None:
+        self._seq += 1
+        self._key = chain.evolve(self._key)
+        self._prev = digest
+        state = _STATE_FORMAT.format(seq=self._seq, key=self._key.hex(), hash=digest).encode()
+        os.pwrite(self._state_fd, state, 0)  # same length every time: the old key is overwritten
+        os.fsync(self._state_fd)
+
+    def _load_state(self) -> tuple[int, bytes, str]:
+        try:
+            seq_text, key_hex, prev = self._state_path.read_text().split()
+            seq, key = int(seq_text), bytes.fromhex(key_hex)
+        except FileNotFoundError:
+            raise AuditError(f"audit state missing: {self._state_path} (create the log first)") from None
+        except ValueError:
+            raise AuditError(f"audit state unreadable: {self._state_path}") from None
+        last = _last_entry(self.path)
+        if last is not None and last.get("seq") == seq:
+            # A crash came between the entry's fsync and the key update: finish that update.
+            return seq + 1, chain.evolve(key), str(last["hash"])
+        return seq, key, prev
+
+
+def _last_entry(path: Path) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - 65536))
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return None
+    for raw in reversed(lines):
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            return entry
+    return None
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

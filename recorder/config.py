@@ -1,0 +1,175 @@
+"""The room configuration: one TOML file per room, validated by one pydantic model tree."""
+
+from __future__ import annotations
+
+import enum
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from recorder.errors import ConfigError
+
+_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
+_ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class Strict(BaseModel):
+    """Shared base: unknown keys are errors, so a typo never silently falls back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VideoKind(enum.Enum):
+    TEST_PATTERN = "test-pattern"
+    CAMERA = "camera"
+    NONE = "none"
+
+
+class AudioKind(enum.Enum):
+    TEST_TONE = "test-tone"
+    MICROPHONE = "microphone"
+    NONE = "none"
+
+
+class VideoConfig(Strict):
+    source: VideoKind = Field(VideoKind.TEST_PATTERN, description="Where frames come from.")
+    device: str = Field(
+        "", description="For source='camera': a V4L2 index or /dev/videoN, an http(s)/rtsp URL, or a file."
+    )
+    width: int = Field(1280, ge=160, le=3840, description="Requested frame width in pixels.")
+    height: int = Field(720, ge=120, le=2160, description="Requested frame height in pixels.")
+    fps: float = Field(15.0, gt=0, le=60, description="Requested frames per second.")
+    jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality when frames must be encoded.")
+
+    @model_validator(mode="after")
+    def _camera_needs_device(self) -> VideoConfig:
+        if self.source is VideoKind.CAMERA and not self.device:
+            raise ValueError("video.device is required when video.source = 'camera'")
+        return self
+
+
+class AudioConfig(Strict):
+    source: AudioKind = Field(AudioKind.TEST_TONE, description="Where audio comes from.")
+    device: str = Field("", description="For source='microphone': a sounddevice name or index; '' = default.")
+    in_pre_roll: bool = Field(True, description="Keep audio in the pre-roll ring (False: audio only once triggered).")
+
+
+class ControlConfig(Strict):
+    endpoint: str = Field("tcp://127.0.0.1:5570", description="ZeroMQ ROUTER endpoint for requests.")
+    state_endpoint: str = Field("tcp://127.0.0.1:5571", description="ZeroMQ PUB endpoint for room state.")
+    server_secret_key: Path = Field(description="CURVE secret key file of this daemon (zmq.auth format).")
+    authorized_clients: Path = Field(
+        description="Directory of enrolled clients' CURVE public keys; the file name is the client's name."
+    )
+    heartbeat_s: float = Field(1.0, gt=0, le=60, description="Seconds between state heartbeats.")
+    max_message_bytes: int = Field(4096, ge=256, le=65536, description="Larger requests are dropped.")
+    rate_limit_per_s: float = Field(20.0, gt=0, description="Requests per second allowed per client.")
+
+    @field_validator("endpoint", "state_endpoint")
+    @classmethod
+    def _zmq_endpoint(cls, value: str) -> str:
+        if not re.match(r"^(tcp://[^\s]+:\d+|ipc://\S+)$", value):
+            raise ValueError("must look like tcp://HOST:PORT or ipc://PATH")
+        return value
+
+
+Recipient = Annotated[str, Field(pattern=_RECIPIENT.pattern)]
+
+
+class StorageConfig(Strict):
+    directory: Path = Field(description="Where incident files are written (created 0700).")
+    recipients: list[Recipient] = Field(
+        min_length=1, description="age1… public keys of the privacy officers who may decrypt incidents."
+    )
+    retention_days: int = Field(14, ge=1, le=3650, description="Incidents older than this are deleted.")
+    audit_log: Path | None = Field(None, description="Audit log path; default <directory>/audit.jsonl.")
+
+    @property
+    def audit_path(self) -> Path:
+        return self.audit_log or self.directory / "audit.jsonl"
+
+
+class RecordingConfig(Strict):
+    pre_roll_s: float = Field(30.0, ge=0, le=600, description="Seconds of media kept in the ring.")
+    post_roll_s: float = Field(10.0, ge=0, le=600, description="Seconds recorded after a clear.")
+    max_incident_s: float = Field(1800.0, gt=0, le=86400, description="An incident ends after this long.")
+    max_ring_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024 * 1024, description="Byte cap of the ring; whichever of time and bytes is hit first."
+    )
+    key_rotation_s: float = Field(1.0, gt=0, le=60, description="Seconds between ring key rotations.")
+    writer_queue_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024 * 1024, description="Memory that absorbs a slow disk before packets drop."
+    )
+
+
+class RoomConfig(Strict):
+    room: str = Field(pattern=_ROOM_ID, description="Room id; appears in incident names and the audit log.")
+    video: VideoConfig = Field(default_factory=VideoConfig)  # type: ignore[arg-type]
+    audio: AudioConfig = Field(default_factory=AudioConfig)  # type: ignore[arg-type]
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)  # type: ignore[arg-type]
+    control: ControlConfig
+    storage: StorageConfig
+
+
+def format_errors(error: ValidationError) -> list[str]:
+    """One line per problem, each with its location in the file, e.g. `storage.retention_days: …`."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"{where}: {item['msg']}")
+    return lines
+
+
+def parse_config(data: dict[str, Any], base_dir: Path) -> RoomConfig:
+    """Validate a TOML document; relative paths are taken relative to the config file.
+
+    Raises ConfigError listing every problem.
+    """
+    try:
+        config = RoomConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError("\n".join(format_errors(error))) from None
+    return _resolve_paths(config, base_dir)
+
+
+def load_config(path: Path) -> RoomConfig:
+    """Read and validate a room config file. Raises ConfigError (unreadable, bad TOML, invalid)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    return parse_config(data, path.parent)
+
+
+def _resolve_paths(config: RoomConfig, base_dir: Path) -> RoomConfig:
+    def resolve(path: Path) -> Path:
+        return path if path.is_absolute() else (base_dir / path).resolve()
+
+    control = config.control.model_copy(
+        update={
+            "server_secret_key": resolve(config.control.server_secret_key),
+            "authorized_clients": resolve(config.control.authorized_clients),
+        }
+    )
+    storage = config.storage.model_copy(
+        update={
+            "directory": resolve(config.storage.directory),
+            "audit_log": resolve(config.storage.audit_log) if config.storage.audit_log else None,
+        }
+    )
+    return config.model_copy(update={"control": control, "storage": storage})
+
+
+def check_runtime(config: RoomConfig) -> list[str]:
+    """Problems that only the machine can reveal (missing key files); empty when ready to run."""
+    problems = []
+    if not config.control.server_secret_key.is_file():
+        problems.append(f"control.server_secret_key: file not found: {config.control.server_secret_key}")
+    if not config.control.authorized_clients.is_dir():
+        problems.append(f"control.authorized_clients: directory not found: {config.control.authorized_clients}")
+    return problems
