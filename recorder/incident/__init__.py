@@ -1,0 +1,1 @@
+"""Incident files: the age v1 container, Matroska muxing, the writer thread and export."""
