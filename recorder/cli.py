@@ -1,0 +1,166 @@
+"""`recorder`: the daemon and the operator's, officer's and auditor's tools."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from recorder import __version__
+from recorder.errors import ConfigError, RecorderError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from recorder.config import load_config
+    from recorder.daemon import run
+
+    return run(load_config(args.config))
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from recorder.config import check_runtime, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"{args.config}: invalid configuration", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_USAGE
+    problems = check_runtime(config)
+    for line in problems:
+        print(f"  {line}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    print(f"{args.config}: OK (room {config.room}, pre-roll {config.recording.pre_roll_s:g} s, "
+          f"{len(config.storage.recipients)} recipient(s))")
+    return EXIT_OK
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from recorder.keygen import create_curve_keypair, create_officer_identity
+
+    if args.what == "server":
+        public, secret = create_curve_keypair(args.dir, args.name)
+        print(f"server public key: {public}  (give to every button of this room)")
+        print(f"server secret key: {secret}  (set control.server_secret_key to this path)")
+    else:
+        recipient = create_officer_identity(args.out)
+        print(f"officer identity written to {args.out}: keep it OFF the recording device")
+        print(f"recipient (put in storage.recipients): {recipient}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from recorder.incident.export_incident import export_incident
+
+    result = export_incident(args.incident, args.identity, args.output, progress=not args.quiet)
+    print(result.summary())
+    return EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from recorder.audit.report import audit_command
+
+    return audit_command(args)
+
+
+def _cmd_incidents(args: argparse.Namespace) -> int:
+    from recorder.config import load_config
+    from recorder.incident.listing import list_incidents
+
+    config = load_config(args.config)
+    return list_incidents(config, as_json=args.json)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from recorder.demo import run_demo
+
+    return run_demo(keep=args.keep, record_s=args.record_seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recorder",
+        description="Room incident recorder: media stays in an encrypted in-memory ring and reaches disk "
+        "only when staff raise an alarm.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run the daemon for one room", description="Run the daemon for one room "
+                       "(systemd: recorder@ROOM.service). Stops cleanly on SIGTERM; SIGHUP reloads enrolled clients.")
+    p.add_argument("--config", type=Path, required=True, help="the room's TOML file")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a room config; exit 2 on any error",
+                       description="Print every error with its location; exit 0 if the daemon could start.")
+    p.add_argument("config", type=Path, help="the room's TOML file")
+    p.set_defaults(func=_cmd_check_config)
+
+    p = sub.add_parser("keygen", help="create the daemon's CURVE keys or an officer's age identity")
+    ksub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    k = ksub.add_parser("server", help="CURVE key pair for the daemon (NAME.key, NAME.key_secret)")
+    k.add_argument("--dir", type=Path, required=True, help="directory for the key files (created 0700)")
+    k.add_argument("--name", default="server", help="base name of the key files (default: server)")
+    k = ksub.add_parser("officer", help="an age identity for the privacy officer; prints its age1… recipient")
+    k.add_argument("--out", type=Path, required=True, help="identity file to create (never on the device)")
+    p.set_defaults(func=_cmd_keygen)
+
+    p = sub.add_parser("export", help="decrypt an incident and write a playable video",
+                       description="Decrypt with the officer's identity; .mkv = stream copy, .mp4 = H.264 + AAC.")
+    p.add_argument("incident", type=Path, help="the incident's .age file")
+    p.add_argument("--identity", type=Path, required=True, help="the officer's age identity file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="out.mkv or out.mp4")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("incidents", help="list the room's incident files")
+    isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    i = isub.add_parser("list", help="one line per incident file")
+    i.add_argument("--config", type=Path, required=True, help="the room's TOML file")
+    i.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.set_defaults(func=_cmd_incidents)
+
+    p = sub.add_parser("audit", help="verify or list the tamper-evident audit log")
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = asub.add_parser("verify", help="check the hash chain and forward-secure MACs; exit 1 if tampered")
+    a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
+    a.add_argument("--key", type=Path, required=True, help="the auditor's verification key file")
+    a.add_argument("--witness", help="SEQ:HASH of an entry known from the journal (detects tail truncation)")
+    a = asub.add_parser("list", help="print the entries in a readable form")
+    a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
+    p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("demo", help="run the whole path on built-in test sources, in a temporary directory",
+                       description="Start a daemon on test sources, press the panic button, clear, export an "
+                       "MP4, verify the audit log, and print a summary. Under a minute.")
+    p.add_argument("--keep", type=Path, help="keep the demo's files in this directory instead of a temporary one")
+    p.add_argument("--record-seconds", type=float, default=4.0, help="seconds to record after the trigger")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from recorder.logs import configure_logging
+
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        code: int = args.func(args)
+    except RecorderError as error:
+        print(f"recorder: {error}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
+    except FileExistsError as error:
+        print(f"recorder: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""ZAP authentication against the in-memory allowlist, logging every refused handshake."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import structlog
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+
+log = structlog.get_logger()
+
+ZAP_DOMAIN = "*"  # one domain for every socket: configure_curve('*') covers sockets without zap_domain
+
+
+class AllowlistAuthenticator(ThreadAuthenticator):
+    """Accepts a CURVE client only if its public key is in the allowlist. The allowlist can be
+    replaced at any time (SIGHUP); ZAP only runs at the handshake, so the server also re-checks
+    each message's key (see ControlServer).
+
+    Lock discipline: `_lock` guards `_names` and `refused`, read by the ZAP thread and replaced by
+    the control thread.
+    """
+
+    def __init__(self, context: zmq.Context[Any], names: dict[bytes, str]) -> None:
+        super().__init__(context)
+        self._lock = threading.Lock()
+        self._names = dict(names)
+        self._peer = ""
+        self.refused = 0
+
+    def start(self) -> None:
+        super().start()
+        self.configure_curve_callback(ZAP_DOMAIN, credentials_provider=self)
+
+    def replace(self, names: dict[bytes, str]) -> None:
+        with self._lock:
+            self._names = dict(names)
+
+    def name_of(self, public_key: bytes) -> str | None:
+        with self._lock:
+            return self._names.get(public_key)
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """Called by the ZAP thread with the client's Z85 public key."""
+        name = self.name_of(key)
+        if name is None:
+            with self._lock:
+                self.refused += 1
+            log.warning("client_refused", reason="unknown_key", peer=self._peer, key=key.decode())
+            return False
+        return True
+
+    async def handle_zap_message(self, msg: list[bytes]) -> None:
+        if len(msg) >= 4:
+            self._peer = msg[3].decode("utf-8", "replace")  # ZAP frame 4 is the peer address
+        await super().handle_zap_message(msg)

@@ -1,0 +1,172 @@
+"""The ZeroMQ control server: CURVE ROUTER for requests, CURVE PUB for room state."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+import zmq
+import zmq.auth
+
+from recorder.clock import Clock
+from recorder.config import ControlConfig
+from recorder.control.auth import AllowlistAuthenticator
+from recorder.control.protocol import (
+    ErrorCode,
+    Request,
+    encode,
+    error_reply,
+    ok_reply,
+    parse_request,
+    request_id_of,
+)
+from recorder.control.ratelimit import RateLimiter
+from recorder.errors import ConfigError, ProtocolError
+
+log = structlog.get_logger()
+
+STATE_TOPIC = b"state"
+_REPLAY_CACHE = 1024
+
+
+class RequestHandler(Protocol):
+    def handle(self, client: str, request: Request) -> dict[str, Any]:
+        """Carry out a request; return the status fields of the reply. Raises ProtocolError."""
+        ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def load_server_keys(secret_key_file: Path) -> tuple[bytes, bytes]:
+    """(public, secret) Z85 keys from a zmq.auth secret key file. Raises ConfigError."""
+    try:
+        public, secret = zmq.auth.load_certificate(secret_key_file)
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"control.server_secret_key: cannot load {secret_key_file}: {error}") from None
+    if not secret:
+        raise ConfigError(f"control.server_secret_key: {secret_key_file} holds no secret key")
+    return public, secret
+
+
+def open_sockets(
+    context: zmq.Context[Any], config: ControlConfig, keys: tuple[bytes, bytes]
+) -> tuple[zmq.Socket[Any], zmq.Socket[Any]]:
+    """Bind the ROUTER and PUB as CURVE servers. Call only after the authenticator has started:
+    without a running ZAP handler CURVE accepts any client."""
+    public, secret = keys
+    sockets = []
+    for kind, endpoint in ((zmq.ROUTER, config.endpoint), (zmq.PUB, config.state_endpoint)):
+        sock = context.socket(kind)
+        sock.curve_server = True
+        sock.curve_publickey = public
+        sock.curve_secretkey = secret
+        sock.linger = 0
+        if kind == zmq.ROUTER:
+            sock.maxmsgsize = config.max_message_bytes
+            sock.router_mandatory = False
+        try:
+            sock.bind(endpoint)
+        except zmq.ZMQError as error:
+            sock.close()
+            for opened in sockets:
+                opened.close()
+            raise ConfigError(f"cannot bind {endpoint}: {error}") from None
+        sockets.append(sock)
+    return sockets[0], sockets[1]
+
+
+class ControlServer:
+    """Serves requests one at a time on the control thread (the daemon's main thread)."""
+
+    def __init__(
+        self,
+        router: zmq.Socket[Any],
+        publisher: zmq.Socket[Any],
+        auth: AllowlistAuthenticator,
+        handler: RequestHandler,
+        clock: Clock,
+        config: ControlConfig,
+    ) -> None:
+        self._router = router
+        self._publisher = publisher
+        self._auth = auth
+        self._handler = handler
+        self._clock = clock
+        self._limiter = RateLimiter(config.rate_limit_per_s, burst=max(5.0, config.rate_limit_per_s))
+        self._replies: OrderedDict[tuple[bytes, str], bytes] = OrderedDict()
+        self._poller = zmq.Poller()
+        self._poller.register(router, zmq.POLLIN)
+        self._state_seq = 0
+        self.refused = {"not_enrolled": 0, "rate_limited": 0, "malformed": 0}
+
+    def poll(self, timeout_ms: int) -> int:
+        """Handle every request that arrives within `timeout_ms`; returns how many were handled."""
+        handled = 0
+        events = dict(self._poller.poll(timeout_ms))
+        while self._router in events:
+            try:
+                frames = self._router.recv_multipart(copy=False, flags=zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self._serve(frames)
+            handled += 1
+        return handled
+
+    def publish(self) -> None:
+        """Send the room state (on every change, and as the heartbeat)."""
+        self._state_seq += 1
+        message = {"v": 1, "seq": self._state_seq, "time": self._clock.wall_time(), **self._handler.status()}
+        self._publisher.send_multipart([STATE_TOPIC, encode(message)])
+
+    def _serve(self, frames: list[zmq.Frame]) -> None:
+        envelope, body = [f.bytes for f in frames[:-1]], frames[-1]
+        key = body.get("User-Id").encode()
+        peer = body.get("Peer-Address")
+        raw = body.bytes
+        reply = self._reply_for(key, peer, raw)
+        self._router.send_multipart([*envelope, reply])
+
+    def _reply_for(self, key: bytes, peer: str, raw: bytes) -> bytes:
+        name = self._auth.name_of(key)
+        if name is None:
+            self.refused["not_enrolled"] += 1
+            log.warning("client_refused", reason="not_enrolled", peer=peer, key=key.decode())
+            return self._error(request_id_of(raw), ErrorCode.NOT_ENROLLED, "this client is not enrolled")
+        if not self._limiter.allow(key, self._clock.monotonic_ns()):
+            self.refused["rate_limited"] += 1
+            if self.refused["rate_limited"] % 100 == 1:
+                log.warning("client_rate_limited", client=name, peer=peer, total=self.refused["rate_limited"])
+            return self._error(request_id_of(raw), ErrorCode.RATE_LIMITED, "too many requests")
+        try:
+            request = parse_request(raw)
+        except ProtocolError as error:
+            self.refused["malformed"] += 1
+            log.warning("request_rejected", client=name, peer=peer, code=error.code, detail=error.message)
+            return self._error(request_id_of(raw), ErrorCode(error.code), error.message)
+        cached = self._replies.get((key, request.id))
+        if cached is not None:
+            log.info("request_replayed", client=name, request_id=request.id, type=request.type)
+            return cached
+        reply = self._execute(name, request)
+        self._remember((key, request.id), reply)
+        return reply
+
+    def _execute(self, name: str, request: Request) -> bytes:
+        log.info("request_received", client=name, request_id=request.id, type=request.type)
+        try:
+            return encode(ok_reply(request.id, self._handler.handle(name, request)))
+        except ProtocolError as error:
+            return self._error(request.id, ErrorCode(error.code), error.message)
+        except Exception:  # a bug must not take the room's alarm down
+            log.exception("request_failed", client=name, request_id=request.id)
+            return self._error(request.id, ErrorCode.INTERNAL, "internal error; see the daemon's log")
+
+    def _error(self, request_id: str | None, code: ErrorCode, message: str) -> bytes:
+        return encode(error_reply(request_id, code, message, self._handler.status()))
+
+    def _remember(self, key: tuple[bytes, str], reply: bytes) -> None:
+        self._replies[key] = reply
+        while len(self._replies) > _REPLAY_CACHE:
+            self._replies.popitem(last=False)

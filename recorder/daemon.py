@@ -1,0 +1,166 @@
+"""The daemon: the one place that opens devices, files and sockets and wires the parts together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import structlog
+import zmq
+
+from recorder import __version__
+from recorder.audit.log import AuditLog
+from recorder.clock import Clock, SystemClock
+from recorder.config import RoomConfig, check_runtime
+from recorder.control.allowlist import load_allowlist
+from recorder.control.auth import AllowlistAuthenticator
+from recorder.control.server import ControlServer, load_server_keys, open_sockets
+from recorder.errors import ConfigError
+from recorder.hygiene import harden_process
+from recorder.incident.output import open_incident_output
+from recorder.incident.writer import IncidentOutput
+from recorder.ring import EncryptedRing
+from recorder.room import Room
+from recorder.router import PacketRouter
+from recorder.secure_memory import KeyVault
+from recorder.sources.base import MediaSource
+from recorder.sources.factory import build_sources
+from recorder.systemd_notify import Notifier
+
+log = structlog.get_logger()
+
+POLL_MS = 50
+
+
+class Daemon:
+    """Owns every thread and socket it starts, and stops and joins them in `close()`."""
+
+    def __init__(self, config: RoomConfig, clock: Clock | None = None) -> None:
+        problems = check_runtime(config)
+        if problems:
+            raise ConfigError("\n".join(problems))
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self._notifier = Notifier()
+        self.hardening = harden_process()
+        self._prepare_storage()
+        self.audit = _open_audit(config)
+        self.vault = KeyVault()
+        ring = EncryptedRing(
+            self.vault, config.recording.pre_roll_s, config.recording.max_ring_bytes, config.recording.key_rotation_s
+        )
+        self.router = PacketRouter(ring, self.clock, config.audio.in_pre_roll)
+        self.room = Room(config, self.clock, self.router, self.audit, self._open_output)
+        self._context: zmq.Context[Any] = zmq.Context()
+        self._auth = AllowlistAuthenticator(self._context, load_allowlist(config.control.authorized_clients))
+        self._auth.start()  # before bind: without a ZAP handler CURVE would accept anyone
+        keys = load_server_keys(config.control.server_secret_key)
+        router_sock, pub_sock = open_sockets(self._context, config.control, keys)
+        self._sockets = (router_sock, pub_sock)
+        self.server = ControlServer(router_sock, pub_sock, self._auth, self.room, self.clock, config.control)
+        self.sources: list[MediaSource] = build_sources(config, self.clock, self.room.source_status)
+
+    def serve(self) -> None:
+        """Run until SIGTERM/SIGINT (or `stop_requested`)."""
+        self.audit.append(
+            "daemon_started",
+            version=__version__,
+            pid=os.getpid(),
+            room=self.config.room,
+            clients=sorted(set(load_allowlist(self.config.control.authorized_clients).values())),
+            hardening=self.hardening,
+            key_memory_locked=self.vault.locked,
+            pre_roll_s=self.config.recording.pre_roll_s,
+            audio_in_pre_roll=self.config.audio.in_pre_roll,
+        )
+        for source in self.sources:
+            source.start(self.router.on_packet)
+        self._notifier.ready(f"room {self.config.room}: idle")
+        log.info("daemon_ready", room=self.config.room, endpoint=self.config.control.endpoint)
+        self._loop()
+
+    def _loop(self) -> None:
+        heartbeat_s = self.config.control.heartbeat_s
+        next_heartbeat = 0.0
+        last_status: dict[str, Any] | None = None
+        next_watchdog = 0.0
+        while not self.stop_requested.is_set():
+            self.server.poll(POLL_MS)
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self._reload_allowlist()
+            self.room.tick()
+            status, now = self.room.status(), time.monotonic()
+            if status != last_status or now >= next_heartbeat:
+                self.server.publish()
+                last_status, next_heartbeat = status, now + heartbeat_s
+            if self._notifier.watchdog_interval_s and now >= next_watchdog:
+                self._notifier.watchdog()
+                next_watchdog = now + self._notifier.watchdog_interval_s
+
+    def close(self) -> None:
+        self._notifier.stopping()
+        for source in self.sources:
+            source.stop()
+        self.room.shutdown()
+        self.router.shutdown()
+        self.audit.append("daemon_stopped", room=self.config.room)
+        self.audit.close()
+        for sock in self._sockets:
+            sock.close(linger=0)
+        self._auth.stop()
+        self._context.term()
+        log.info("daemon_stopped", room=self.config.room)
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal_received", signal=signal.Signals(signum).name)
+            self.stop_requested.set()
+
+        def reload(_signum: int, _frame: FrameType | None) -> None:
+            self.reload_requested.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    def _reload_allowlist(self) -> None:
+        names = load_allowlist(self.config.control.authorized_clients)
+        self._auth.replace(names)
+        self.audit.append("allowlist_reloaded", clients=sorted(set(names.values())))
+
+    def _open_output(self, incident: str) -> tuple[IncidentOutput, Path]:
+        return open_incident_output(self.config, incident)
+
+    def _prepare_storage(self) -> None:
+        directory = self.config.storage.directory
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+
+
+def _open_audit(config: RoomConfig) -> AuditLog:
+    path = config.storage.audit_path
+    if not path.exists():
+        verify_key = path.with_name(path.name + ".verify-key")
+        AuditLog.create(path, verify_key)
+        log.warning("audit_log_created", path=str(path), verify_key=str(verify_key),
+                    action="move the verify key off this device and give it to the auditor")
+    return AuditLog(path)
+
+
+def run(config: RoomConfig) -> int:
+    """`recorder run`: start, serve until a signal, shut down cleanly. Returns the exit code."""
+    daemon = Daemon(config)
+    daemon.install_signal_handlers()
+    try:
+        daemon.serve()
+    finally:
+        daemon.close()
+    return 0

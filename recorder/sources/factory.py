@@ -1,0 +1,33 @@
+"""Builds the configured sources; the only place that chooses between test sources and devices."""
+
+from __future__ import annotations
+
+from recorder.clock import Clock
+from recorder.config import AudioKind, RoomConfig, VideoKind
+from recorder.errors import ConfigError
+from recorder.sources.base import MediaSource, StatusSink
+from recorder.sources.test_pattern import TestPatternConfig, TestPatternSource
+from recorder.sources.test_tone import TestToneConfig, TestToneSource
+
+
+def build_sources(config: RoomConfig, clock: Clock, status: StatusSink) -> list[MediaSource]:
+    """Sources are constructed here but not started. Each reports failure and recovery through
+    `status` (the room audits it and publishes a degraded state). Raises ConfigError."""
+    sources: list[MediaSource] = []
+    video = config.video
+    if video.source is VideoKind.TEST_PATTERN:
+        sources.append(
+            TestPatternSource(
+                TestPatternConfig(width=video.width, height=video.height, fps=video.fps,
+                                  jpeg_quality=video.jpeg_quality),
+                clock,
+                status=status,
+            )
+        )
+    elif video.source is VideoKind.CAMERA:
+        raise ConfigError("video.source = 'camera' is not available in this build yet")
+    if config.audio.source is AudioKind.TEST_TONE:
+        sources.append(TestToneSource(TestToneConfig(), clock, status=status))
+    elif config.audio.source is AudioKind.MICROPHONE:
+        raise ConfigError("audio.source = 'microphone' is not available in this build yet")
+    return sources

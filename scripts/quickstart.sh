@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up everything room-recorder needs on a fresh Debian 12 machine (as root), then run
+#   demo  -> `recorder demo` on built-in test sources
+#   test  -> the whole test suite (what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  libportaudio2            # PortAudio, loaded by sounddevice
+  ffmpeg                   # ffprobe and the HTTP MJPEG camera used in tests
+  age                      # the stock age tool: tests prove incidents decrypt with it
+  pulseaudio pulseaudio-utils  # a real audio input (sine source) for the microphone tests
+  xvfb xdotool imagemagick x11-utils  # the Tk desk and indicator windows, driven and screenshotted in tests
+  strace                   # the "nothing touches disk while idle" test
+  python3-tk tk            # Tk for the desk/indicator front ends
+)
+
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  [[ $package == \#* ]] && continue
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  echo "==> installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3.11}
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
+echo "==> installing room-recorder into .venv"
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+
+case "${1:-}" in
+  demo) shift; exec .venv/bin/recorder demo "$@" ;;
+  test) shift; exec .venv/bin/python -m pytest "$@" ;;
+  *) echo "usage: $0 demo|test [args...]" >&2; exit 2 ;;
+esac
