@@ -80,8 +80,9 @@ class Daemon:
             pre_roll_s=self.config.recording.pre_roll_s,
             audio_in_pre_roll=self.config.audio.in_pre_roll,
         )
+        t0_ns = self.clock.monotonic_ns()
         for source in self.sources:
-            source.start(self.router.on_packet)
+            source.start(self.router.on_packet, t0_ns)
         self._notifier.ready(f"room {self.config.room}: idle")
         log.info("daemon_ready", room=self.config.room, endpoint=self.config.control.endpoint)
         self._loop()

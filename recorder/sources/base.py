@@ -15,10 +15,14 @@ StatusSink = Callable[[str, bool, str], None]
 
 
 class MediaSource(Protocol):
-    """A running producer of packets. `start` spawns the source's thread; `stop` joins it."""
+    """A running producer of packets. `start` spawns the source's thread; `stop` joins it.
+
+    `t0_ns` is a start instant on the daemon's clock shared by all sources, so that generated
+    sources line up; capture devices may ignore it (their packets carry their own capture times).
+    """
 
     name: str
 
-    def start(self, sink: PacketSink) -> None: ...
+    def start(self, sink: PacketSink, t0_ns: int | None = None) -> None: ...
 
     def stop(self) -> None: ...
