@@ -4,50 +4,80 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import structlog
+
 from recorder.config import AudioKind, RoomConfig, VideoKind
 from recorder.errors import StorageError
 from recorder.incident.age_keys import Recipient
 from recorder.incident.age_writer import AgeWriter, open_incident_file
 from recorder.incident.matroska import MatroskaMuxer, VideoParams
-from recorder.packet import Packet
+from recorder.packet import Packet, StreamKind
+
+log = structlog.get_logger()
+
+T0_MARGIN_NS = 100_000_000
+"""The file's time 0 lies this long before the first packet, so that an audio block that began
+just before the first frame (but was delivered after it) still fits."""
 
 
 class AgeMatroskaOutput:
     """Plaintext only ever exists in memory: the muxer writes into the age writer, which seals
-    64 KiB chunks and fsyncs each as it completes."""
+    64 KiB chunks and fsyncs each as it completes.
 
-    def __init__(self, age: AgeWriter, muxer: MatroskaMuxer) -> None:
+    The muxer is created at the first packet: its time 0 comes from that packet, and its frame size
+    from it when it is a video frame (else from the config). A packet the muxer refuses (a frame of
+    another size, a timestamp going back) is dropped and counted, never fatal to the incident.
+    """
+
+    def __init__(self, age: AgeWriter, video: VideoParams | None, audio: bool) -> None:
         self._age = age
-        self._muxer = muxer
+        self._video = video
+        self._audio = audio
+        self._muxer: MatroskaMuxer | None = None
+        self.rejected = 0
 
     def write(self, packet: Packet) -> None:
-        self._muxer.write(packet)
+        """Raises StorageError when the disk fails; drops (and counts) packets the muxer refuses."""
+        muxer = self._muxer or self._open_muxer(packet)
+        try:
+            muxer.write(packet)
+        except ValueError as error:
+            self.rejected += 1
+            if self.rejected == 1 or self.rejected % 100 == 0:
+                log.warning("packet_rejected", stream=packet.stream.value, error=str(error), total=self.rejected)
 
     def close(self) -> dict[str, int]:
         try:
-            self._muxer.close()
+            if self._muxer is not None:
+                self._muxer.close()
         finally:
             self._age.close()
+        muxer = self._muxer
         return {
-            "video_frames": self._muxer.video_frames,
-            "audio_samples": self._muxer.audio_samples,
+            "video_frames": muxer.video_frames if muxer else 0,
+            "audio_samples": muxer.audio_samples if muxer else 0,
+            "rejected_packets": self.rejected,
             "chunks": self._age.chunks_written,
             "plaintext_bytes": self._age.plaintext_bytes,
         }
 
+    def _open_muxer(self, first: Packet) -> MatroskaMuxer:
+        video = self._video
+        if video is not None and first.stream is StreamKind.VIDEO and first.width and first.height:
+            video = VideoParams(first.width, first.height, video.fps)
+        self._muxer = MatroskaMuxer(self._age, video=video, audio=self._audio, t0_ns=first.pts_ns - T0_MARGIN_NS)
+        return self._muxer
+
 
 def open_incident_output(config: RoomConfig, incident: str) -> tuple[AgeMatroskaOutput, Path]:
-    """Create `<storage>/<incident>.age` (0600, O_EXCL) and its muxer. Raises StorageError."""
+    """Create `<storage>/<incident>.age` (0600, O_EXCL) for its recipients. Raises StorageError."""
     path = config.storage.directory / f"{incident}.age"
     recipients = [Recipient.parse(text) for text in config.storage.recipients]
     try:
         age = open_incident_file(path, recipients)
     except OSError as error:
         raise StorageError(f"{path}: {error.strerror}") from error
-    video = (
-        VideoParams(width=config.video.width, height=config.video.height)
-        if config.video.source is not VideoKind.NONE
-        else None
-    )
-    muxer = MatroskaMuxer(age, video=video, audio=config.audio.source is not AudioKind.NONE)
-    return AgeMatroskaOutput(age, muxer), path
+    video = None
+    if config.video.source is not VideoKind.NONE:
+        video = VideoParams(width=config.video.width, height=config.video.height, fps=config.video.fps)
+    return AgeMatroskaOutput(age, video, audio=config.audio.source is not AudioKind.NONE), path

@@ -1,0 +1,151 @@
+"""The room: transitions, incidents and audit entries, on a manual clock with real files."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from recorder.audit.log import AuditLog
+from recorder.audit.verify import read_entries
+from recorder.clock import ManualClock
+from recorder.config import RoomConfig, parse_config
+from recorder.control.protocol import Request
+from recorder.errors import ProtocolError
+from recorder.incident.age_keys import Identity
+from recorder.incident.output import open_incident_output
+from recorder.packet import Packet, StreamKind
+from recorder.ring import EncryptedRing
+from recorder.room import Room
+from recorder.router import PacketRouter
+from recorder.secure_memory import KeyVault
+from recorder.state import State
+from recorder.sources.test_pattern import TestPatternConfig, frame_packet
+
+
+def _config(tmp_path: Path, **recording: float) -> RoomConfig:
+    return parse_config(
+        {
+            "room": "unit",
+            "video": {"width": 320, "height": 240},
+            "audio": {"source": "none"},
+            "recording": {"pre_roll_s": 2, "post_roll_s": 1, "max_incident_s": 10, **recording},
+            "control": {"server_secret_key": "k", "authorized_clients": "c"},
+            "storage": {"directory": str(tmp_path / "state"), "recipients": [str(Identity.generate().recipient)]},
+        },
+        tmp_path,
+    )
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, **recording: float) -> None:
+        self.config = _config(tmp_path, **recording)
+        self.config.storage.directory.mkdir()
+        AuditLog.create(self.config.storage.audit_path, tmp_path / "verify.key")
+        self.audit = AuditLog(self.config.storage.audit_path)
+        self.clock = ManualClock()
+        ring = EncryptedRing(KeyVault(), 2, 10**8, 1)
+        self.router = PacketRouter(ring, self.clock, audio_in_pre_roll=True)
+        self.room = Room(self.config, self.clock, self.router, self.audit,
+                         lambda incident: open_incident_output(self.config, incident))
+        self.frame = 0
+        self.pattern = TestPatternConfig(width=320, height=240, fps=10)
+
+    def feed(self, seconds: float) -> None:
+        for _ in range(int(seconds * 10)):
+            self.clock.advance(0.1)
+            now = self.clock.monotonic_ns()
+            self.router.on_packet(frame_packet(self.pattern, self.frame, 0, now, self.clock.wall_time()))
+            self.frame += 1
+            self.room.tick()
+
+    def request(self, kind: str, **fields: str) -> dict[str, object]:
+        return self.room.handle("desk-1", Request(v=1, id=f"r{time.monotonic_ns()}", type=kind, **fields))  # type: ignore[arg-type]
+
+    def events(self) -> list[str]:
+        return [e["event"] for _, e, _ in read_entries(self.config.storage.audit_path) if e]
+
+    def settle(self) -> None:
+        deadline = time.monotonic() + 10
+        while self.room._closing and time.monotonic() < deadline:
+            time.sleep(0.01)
+            self.room.tick()
+
+
+def test_trigger_clear_post_roll_closes_one_audited_incident(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.feed(3)
+    reply = h.request("trigger", reason="shouting")
+    assert reply["state"] == "recording" and reply["incident"]
+    h.feed(1)
+    assert h.request("clear")["state"] == "post_roll"
+    h.feed(1.5)
+    assert h.room.state is State.IDLE
+    h.settle()
+    assert h.events() == ["incident_started", "clear", "incident_closed"]
+    assert len(list(h.config.storage.directory.glob("*.age"))) == 1
+
+
+def test_pre_roll_is_audited_as_configured_and_delivered(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.feed(5)
+    h.request("trigger")
+    started = next(e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_started")
+    pre_roll = started["data"]["pre_roll"]
+    assert pre_roll["configured_s"] == 2
+    assert pre_roll["delivered_s"] == pytest.approx(2.0, abs=0.11)
+    assert pre_roll["video_frames"] in (20, 21)
+    assert started["data"]["client"] == "desk-1"
+
+
+def test_max_duration_ends_the_incident(tmp_path: Path) -> None:
+    h = Harness(tmp_path, max_incident_s=2)
+    h.request("trigger")
+    h.feed(2.5)
+    assert h.room.state is State.IDLE
+    h.settle()
+    closed = [e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_closed"]
+    assert closed[0]["data"]["why"] == "max_duration_reached"
+
+
+def test_missing_storage_refuses_the_trigger_with_storage_failed(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.config.storage.directory.rename(tmp_path / "moved")  # the audit log's fd stays valid
+    with pytest.raises(ProtocolError) as error:
+        h.request("trigger")
+    assert error.value.code == "storage_failed"
+    assert h.room.state is State.IDLE
+    assert (tmp_path / "moved" / "audit.jsonl").read_text().count("trigger_failed") == 1
+
+
+def test_failing_audit_log_aborts_the_incident(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.feed(1)
+    h.audit.close()  # every later append fails with EBADF
+    with pytest.raises(ProtocolError) as error:
+        h.request("trigger")
+    assert error.value.code == "storage_failed"
+    assert h.room.state is State.IDLE
+    assert list(h.config.storage.directory.glob("*.age")) == []
+
+
+def test_source_failure_is_audited_once_and_published_as_degraded(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.room.source_status("camera", False, "read timed out")
+    h.room.source_status("camera", False, "read timed out")
+    h.room.tick()
+    assert h.room.status()["degraded"] == ["camera"]
+    h.room.source_status("camera", True, "reconnected")
+    h.room.tick()
+    assert h.room.status()["degraded"] == []
+    assert h.events() == ["source_failed", "source_recovered"]
+
+
+def test_audio_packets_skip_the_ring_when_not_in_pre_roll(tmp_path: Path) -> None:
+    clock = ManualClock()
+    ring = EncryptedRing(KeyVault(), 2, 10**8, 1)
+    router = PacketRouter(ring, clock, audio_in_pre_roll=False)
+    router.on_packet(Packet(StreamKind.AUDIO, clock.monotonic_ns(), 0.0, 0, bytes(1920)))
+    router.on_packet(Packet(StreamKind.VIDEO, clock.monotonic_ns(), 0.0, 0, b"jpeg"))
+    assert len(ring) == 1
