@@ -54,7 +54,7 @@ class ClientKeys:
 
 
 def curve_socket(context: zmq.Context[Any], kind: int, keys: ClientKeys) -> zmq.Socket[Any]:
-    sock = context.socket(kind)
+    sock: zmq.Socket[Any] = context.socket(kind)
     sock.linger = 0
     sock.curve_publickey = keys.public
     sock.curve_secretkey = keys.secret

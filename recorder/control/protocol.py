@@ -77,8 +77,11 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 
-def error_reply(request_id: str | None, code: ErrorCode, message: str, status: dict[str, Any]) -> dict[str, Any]:
-    return {"v": PROTOCOL_VERSION, "id": request_id, "ok": False, **status, "error": {"code": code.value, "message": message}}
+def error_reply(
+    request_id: str | None, code: ErrorCode, message: str, status: dict[str, Any]
+) -> dict[str, Any]:
+    error = {"code": code.value, "message": message}
+    return {"v": PROTOCOL_VERSION, "id": request_id, "ok": False, **status, "error": error}
 
 
 def ok_reply(request_id: str, status: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,6 +14,7 @@ import zmq.auth
 from recorder.clock import Clock
 from recorder.config import ControlConfig
 from recorder.control.auth import AllowlistAuthenticator
+from recorder.control.monitor import ConnectionMonitor
 from recorder.control.protocol import (
     ErrorCode,
     Request,
@@ -22,13 +24,14 @@ from recorder.control.protocol import (
     parse_request,
     request_id_of,
 )
-from recorder.control.ratelimit import RateLimiter
+from recorder.control.ratelimit import LogThrottle, RateLimiter
 from recorder.errors import ConfigError, ProtocolError
 
 log = structlog.get_logger()
 
 STATE_TOPIC = b"state"
 _REPLAY_CACHE = 1024
+_MAX_BATCH = 64  # requests per poll(), so that a flood never starves the daemon's timers and heartbeat
 
 
 class RequestHandler(Protocol):
@@ -56,7 +59,7 @@ def open_sockets(
     """Bind the ROUTER and PUB as CURVE servers. Call only after the authenticator has started:
     without a running ZAP handler CURVE accepts any client."""
     public, secret = keys
-    sockets = []
+    sockets: list[zmq.Socket[Any]] = []
     for kind, endpoint in ((zmq.ROUTER, config.endpoint), (zmq.PUB, config.state_endpoint)):
         sock = context.socket(kind)
         sock.curve_server = True
@@ -78,7 +81,12 @@ def open_sockets(
 
 
 class ControlServer:
-    """Serves requests one at a time on the control thread (the daemon's main thread)."""
+    """Serves requests one at a time on the control thread (the daemon's main thread).
+
+    `monitor` watches the ROUTER's connections; when none is given, one is attached to `router` here
+    (the only socket this constructor opens: an inproc pair that belongs to the router). Call `close()`
+    before closing the router.
+    """
 
     def __init__(
         self,
@@ -88,6 +96,8 @@ class ControlServer:
         handler: RequestHandler,
         clock: Clock,
         config: ControlConfig,
+        *,
+        monitor: ConnectionMonitor | None = None,
     ) -> None:
         self._router = router
         self._publisher = publisher
@@ -99,13 +109,18 @@ class ControlServer:
         self._poller = zmq.Poller()
         self._poller.register(router, zmq.POLLIN)
         self._state_seq = 0
+        self._monitor = monitor or ConnectionMonitor.watch(router)
+        self._log_throttle = LogThrottle(limit=20, window_s=10.0)
         self.refused = {"not_enrolled": 0, "rate_limited": 0, "malformed": 0}
 
     def poll(self, timeout_ms: int) -> int:
-        """Handle every request that arrives within `timeout_ms`; returns how many were handled."""
+        """Handle the requests that arrive within `timeout_ms`, at most `_MAX_BATCH` of them; returns
+        how many were handled. ZeroMQ's ROUTER reads its peers round-robin, so a flooding client gets
+        one turn per round like any other."""
         handled = 0
-        events = dict(self._poller.poll(timeout_ms))
-        while self._router in events:
+        if not self._poller.poll(timeout_ms):
+            return 0
+        while handled < _MAX_BATCH:
             try:
                 frames = self._router.recv_multipart(copy=False, flags=zmq.NOBLOCK)
             except zmq.Again:
@@ -113,6 +128,16 @@ class ControlServer:
             self._serve(frames)
             handled += 1
         return handled
+
+    def counters(self) -> dict[str, int]:
+        """Refusals and connection events since start (also in every `status` reply)."""
+        return {**self._monitor.counts(), "unknown_key": self._auth.refused, **self.refused}
+
+    def close(self) -> None:
+        """Stop the connection monitor. Call on the control thread, before closing the router."""
+        with contextlib.suppress(zmq.ZMQError):  # a closed router has stopped its monitor already
+            self._router.disable_monitor()
+        self._monitor.close()
 
     def publish(self) -> None:
         """Send the room state (on every change, and as the heartbeat)."""
@@ -122,8 +147,8 @@ class ControlServer:
 
     def _serve(self, frames: list[zmq.Frame]) -> None:
         envelope, body = [f.bytes for f in frames[:-1]], frames[-1]
-        key = body.get("User-Id").encode()
-        peer = body.get("Peer-Address")
+        key = str(body.get("User-Id")).encode()  # set by CURVE: the authenticated Z85 public key
+        peer = str(body.get("Peer-Address"))
         raw = body.bytes
         reply = self._reply_for(key, peer, raw)
         self._router.send_multipart([*envelope, reply])
@@ -131,19 +156,16 @@ class ControlServer:
     def _reply_for(self, key: bytes, peer: str, raw: bytes) -> bytes:
         name = self._auth.name_of(key)
         if name is None:
-            self.refused["not_enrolled"] += 1
-            log.warning("client_refused", reason="not_enrolled", peer=peer, key=key.decode())
+            self._refuse("not_enrolled", "client_refused", peer=peer, key=key.decode())
             return self._error(request_id_of(raw), ErrorCode.NOT_ENROLLED, "this client is not enrolled")
         if not self._limiter.allow(key, self._clock.monotonic_ns()):
-            self.refused["rate_limited"] += 1
-            if self.refused["rate_limited"] % 100 == 1:
-                log.warning("client_rate_limited", client=name, peer=peer, total=self.refused["rate_limited"])
+            self._refuse("rate_limited", "client_rate_limited", client=name, peer=peer)
             return self._error(request_id_of(raw), ErrorCode.RATE_LIMITED, "too many requests")
         try:
             request = parse_request(raw)
         except ProtocolError as error:
-            self.refused["malformed"] += 1
-            log.warning("request_rejected", client=name, peer=peer, code=error.code, detail=error.message)
+            self._refuse("malformed", "request_rejected", client=name, peer=peer, code=error.code,
+                         detail=error.message)
             return self._error(request_id_of(raw), ErrorCode(error.code), error.message)
         cached = self._replies.get((key, request.id))
         if cached is not None:
@@ -153,10 +175,20 @@ class ControlServer:
         self._remember((key, request.id), reply)
         return reply
 
+    def _refuse(self, counter: str, event: str, **fields: Any) -> None:
+        """Count a refused request; log it unless this thread already logged many lately."""
+        self.refused[counter] += 1
+        suppressed = self._log_throttle.allow(self._clock.monotonic_ns())
+        if suppressed is not None:
+            log.warning(event, reason=counter, total=self.refused[counter], suppressed=suppressed, **fields)
+
     def _execute(self, name: str, request: Request) -> bytes:
         log.info("request_received", client=name, request_id=request.id, type=request.type)
         try:
-            return encode(ok_reply(request.id, self._handler.handle(name, request)))
+            status = self._handler.handle(name, request)
+            if request.type == "status":
+                status = {**status, "counters": self.counters()}
+            return encode(ok_reply(request.id, status))
         except ProtocolError as error:
             return self._error(request.id, ErrorCode(error.code), error.message)
         except Exception:  # a bug must not take the room's alarm down
