@@ -34,8 +34,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         print(f"  {line}", file=sys.stderr)
     if problems:
         return EXIT_USAGE
-    print(f"{args.config}: OK (room {config.room}, pre-roll {config.recording.pre_roll_s:g} s, "
-          f"{len(config.storage.recipients)} recipient(s))")
+    print(
+        f"{args.config}: OK (room {config.room}, pre-roll {config.recording.pre_roll_s:g} s, "
+        f"{len(config.storage.recipients)} recipient(s))"
+    )
     return EXIT_OK
 
 
@@ -77,7 +79,9 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from recorder.demo import run_demo
+    from recorder.logs import configure_logging
 
+    configure_logging("warning")  # the demo prints its own progress; the daemon logs to daemon.log
     return run_demo(keep=args.keep, record_s=args.record_seconds)
 
 
@@ -91,13 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run the daemon for one room", description="Run the daemon for one room "
-                       "(systemd: recorder@ROOM.service). Stops cleanly on SIGTERM; SIGHUP reloads enrolled clients.")
+    p = sub.add_parser(
+        "run",
+        help="run the daemon for one room",
+        description="Run the daemon for one room "
+        "(systemd: recorder@ROOM.service). Stops cleanly on SIGTERM; SIGHUP reloads enrolled clients.",
+    )
     p.add_argument("--config", type=Path, required=True, help="the room's TOML file")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("check-config", help="validate a room config; exit 2 on any error",
-                       description="Print every error with its location; exit 0 if the daemon could start.")
+    p = sub.add_parser(
+        "check-config",
+        help="validate a room config; exit 2 on any error",
+        description="Print every error with its location; exit 0 if the daemon could start.",
+    )
     p.add_argument("config", type=Path, help="the room's TOML file")
     p.set_defaults(func=_cmd_check_config)
 
@@ -110,8 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", type=Path, required=True, help="identity file to create (never on the device)")
     p.set_defaults(func=_cmd_keygen)
 
-    p = sub.add_parser("export", help="decrypt an incident and write a playable video",
-                       description="Decrypt with the officer's identity; .mkv = stream copy, .mp4 = H.264 + AAC.")
+    p = sub.add_parser(
+        "export",
+        help="decrypt an incident and write a playable video",
+        description="Decrypt with the officer's identity; .mkv = stream copy, .mp4 = H.264 + AAC.",
+    )
     p.add_argument("incident", type=Path, help="the incident's .age file")
     p.add_argument("--identity", type=Path, required=True, help="the officer's age identity file")
     p.add_argument("-o", "--output", type=Path, required=True, help="out.mkv or out.mp4")
@@ -135,10 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
     p.set_defaults(func=_cmd_audit)
 
-    p = sub.add_parser("demo", help="run the whole path on built-in test sources, in a temporary directory",
-                       description="Start a daemon on test sources, press the panic button, clear, export an "
-                       "MP4, verify the audit log, and print a summary. Under a minute.")
-    p.add_argument("--keep", type=Path, help="keep the demo's files in this directory instead of a temporary one")
+    p = sub.add_parser(
+        "demo",
+        help="run the whole path on built-in test sources, in a temporary directory",
+        description="Start a daemon on test sources, press the panic button, clear, export an "
+        "MP4, verify the audit log, and print a summary. Under a minute.",
+    )
+    p.add_argument(
+        "--keep", type=Path, help="keep the demo's files in this directory instead of a temporary one"
+    )
     p.add_argument("--record-seconds", type=float, default=4.0, help="seconds to record after the trigger")
     p.set_defaults(func=_cmd_demo)
     return parser

@@ -54,7 +54,9 @@ class VideoConfig(Strict):
 class AudioConfig(Strict):
     source: AudioKind = Field(AudioKind.TEST_TONE, description="Where audio comes from.")
     device: str = Field("", description="For source='microphone': a sounddevice name or index; '' = default.")
-    in_pre_roll: bool = Field(True, description="Keep audio in the pre-roll ring (False: audio only once triggered).")
+    in_pre_roll: bool = Field(
+        True, description="Keep audio in the pre-roll ring (False: audio only once triggered)."
+    )
 
 
 class ControlConfig(Strict):
@@ -97,7 +99,9 @@ class RecordingConfig(Strict):
     post_roll_s: float = Field(10.0, ge=0, le=600, description="Seconds recorded after a clear.")
     max_incident_s: float = Field(1800.0, gt=0, le=86400, description="An incident ends after this long.")
     max_ring_bytes: int = Field(
-        256 * 1024 * 1024, ge=1024 * 1024, description="Byte cap of the ring; whichever of time and bytes is hit first."
+        256 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Byte cap of the ring; whichever of time and bytes is hit first.",
     )
     key_rotation_s: float = Field(1.0, gt=0, le=60, description="Seconds between ring key rotations.")
     writer_queue_bytes: int = Field(
@@ -171,5 +175,7 @@ def check_runtime(config: RoomConfig) -> list[str]:
     if not config.control.server_secret_key.is_file():
         problems.append(f"control.server_secret_key: file not found: {config.control.server_secret_key}")
     if not config.control.authorized_clients.is_dir():
-        problems.append(f"control.authorized_clients: directory not found: {config.control.authorized_clients}")
+        problems.append(
+            f"control.authorized_clients: directory not found: {config.control.authorized_clients}"
+        )
     return problems

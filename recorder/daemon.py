@@ -54,7 +54,10 @@ class Daemon:
         self.audit = _open_audit(config)
         self.vault = KeyVault()
         ring = EncryptedRing(
-            self.vault, config.recording.pre_roll_s, config.recording.max_ring_bytes, config.recording.key_rotation_s
+            self.vault,
+            config.recording.pre_roll_s,
+            config.recording.max_ring_bytes,
+            config.recording.key_rotation_s,
         )
         self.router = PacketRouter(ring, self.clock, config.audio.in_pre_roll)
         self.room = Room(config, self.clock, self.router, self.audit, self._open_output)
@@ -151,8 +154,12 @@ def _open_audit(config: RoomConfig) -> AuditLog:
     if not path.exists():
         verify_key = path.with_name(path.name + ".verify-key")
         AuditLog.create(path, verify_key)
-        log.warning("audit_log_created", path=str(path), verify_key=str(verify_key),
-                    action="move the verify key off this device and give it to the auditor")
+        log.warning(
+            "audit_log_created",
+            path=str(path),
+            verify_key=str(verify_key),
+            action="move the verify key off this device and give it to the auditor",
+        )
     return AuditLog(path)
 
 

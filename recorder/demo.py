@@ -39,7 +39,9 @@ def free_tcp_port() -> int:
         return port
 
 
-def write_room_config(root: Path, recipient: str, pre_roll_s: float, post_roll_s: float, extra: str = "") -> Path:
+def write_room_config(
+    root: Path, recipient: str, pre_roll_s: float, post_roll_s: float, extra: str = ""
+) -> Path:
     endpoint, state = f"tcp://127.0.0.1:{free_tcp_port()}", f"tcp://127.0.0.1:{free_tcp_port()}"
     config = root / "room.toml"
     config.write_text(
@@ -91,6 +93,10 @@ def _step(message: str) -> None:
 
 
 def _countdown(seconds: float, label: str) -> None:
+    if not sys.stdout.isatty():
+        print(f"    {label}: {seconds:g} s", flush=True)
+        time.sleep(seconds)
+        return
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         print(f"\r    {label}: {left:4.1f} s left ", end="", flush=True)
@@ -121,7 +127,8 @@ def run_demo(keep: Path | None, record_s: float) -> int:
     with log_path.open("w") as log_file:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
-            stdout=log_file, stderr=subprocess.STDOUT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     client = RoomClient(room.endpoint, room.client_keys, timeout_s=1.0, retries=3)
     try:
@@ -130,8 +137,10 @@ def run_demo(keep: Path | None, record_s: float) -> int:
         _step("pressing the panic button")
         started = time.monotonic()
         reply = client.trigger(reason="demo")
-        print(f"    acknowledged in {1000 * (time.monotonic() - started):.1f} ms: "
-              f"state={reply['state']} incident={reply['incident']}")
+        print(
+            f"    acknowledged in {1000 * (time.monotonic() - started):.1f} ms: "
+            f"state={reply['state']} incident={reply['incident']}"
+        )
         _countdown(record_s, "recording")
         _step("clearing the alarm")
         client.clear(reason="demo finished")
@@ -143,7 +152,9 @@ def run_demo(keep: Path | None, record_s: float) -> int:
         daemon.wait(timeout=30)
     incident = root / "state" / f"{reply['incident']}.age"
     _step("exporting the incident with the officer's identity")
-    result = export_incident(incident, room.officer_identity, root / "incident.mp4", progress=True)
+    result = export_incident(
+        incident, room.officer_identity, root / "incident.mp4", progress=sys.stderr.isatty()
+    )
     _step("verifying the audit log with the auditor's key")
     audit_log = root / "state" / "audit.jsonl"
     report = verify(audit_log, load_initial_key(audit_log.with_name("audit.jsonl.verify-key")))
@@ -151,7 +162,9 @@ def run_demo(keep: Path | None, record_s: float) -> int:
     return 0 if report.ok and daemon.returncode == 0 else 1
 
 
-def _print_summary(root: Path, incident: Path, export: str, audit_ok: bool, entries: int, audit_log: Path) -> None:
+def _print_summary(
+    root: Path, incident: Path, export: str, audit_ok: bool, entries: int, audit_log: Path
+) -> None:
     from recorder.audit.verify import read_entries
 
     started = next(e for _, e, _ in read_entries(audit_log) if e and e["event"] == "incident_started")
@@ -159,8 +172,10 @@ def _print_summary(root: Path, incident: Path, export: str, audit_ok: bool, entr
     print()
     print("Summary")
     print(f"  incident      {started['data']['incident']} (triggered by {started['data']['client']})")
-    print(f"  pre-roll      {pre['delivered_s']:.2f} s delivered of {pre['configured_s']:g} s configured "
-          f"({pre['video_frames']} frames, {pre['audio_samples']} audio samples)")
+    print(
+        f"  pre-roll      {pre['delivered_s']:.2f} s delivered of {pre['configured_s']:g} s configured "
+        f"({pre['video_frames']} frames, {pre['audio_samples']} audio samples)"
+    )
     print(f"  export        {export}")
     print(f"  audit log     {'verified' if audit_ok else 'FAILED'}, {entries} entries")
     print(f"  files         {incident} (encrypted), {root / 'incident.mp4'}, {audit_log}")

@@ -9,7 +9,6 @@ import zmq.auth
 
 from recorder.incident.age_keys import Identity, write_identity_file
 
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 

@@ -113,7 +113,9 @@ class EncryptedRing:
             return
         key = self._key_for(now_ns)
         nonce, ciphertext = key.seal(packet)
-        header = Packet(packet.stream, packet.pts_ns, packet.wall_time, packet.seq, b"", packet.width, packet.height)
+        header = Packet(
+            packet.stream, packet.pts_ns, packet.wall_time, packet.seq, b"", packet.width, packet.height
+        )
         self._entries.append(SealedPacket(header, key, nonce, ciphertext))
         key.users += 1
         self._bytes += len(ciphertext)

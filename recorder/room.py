@@ -40,7 +40,12 @@ class _Open:
 
 class Room:
     def __init__(
-        self, config: RoomConfig, clock: Clock, router: PacketRouter, audit: AuditLog, open_output: OutputFactory
+        self,
+        config: RoomConfig,
+        clock: Clock,
+        router: PacketRouter,
+        audit: AuditLog,
+        open_output: OutputFactory,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -176,13 +181,17 @@ class Room:
             writer.join(10)
             path.unlink(missing_ok=True)
             self._log.error("incident_aborted", incident=incident, error=str(error))
-            raise ProtocolError(ErrorCode.STORAGE_FAILED, "audit log not writable; nothing recorded") from None
+            raise ProtocolError(
+                ErrorCode.STORAGE_FAILED, "audit log not writable; nothing recorded"
+            ) from None
         self._open = _Open(writer, path, self._clock.monotonic_ns())
         self._log.info("recording_started", incident=incident, client=client, pre_roll=entry["pre_roll"])
 
     def _extend_incident(self, client: str, reason: str | None) -> None:
         assert self._open is not None
-        self._audit.append("trigger_extended", incident=self._open.writer.incident, client=client, reason=reason)
+        self._audit.append(
+            "trigger_extended", incident=self._open.writer.incident, client=client, reason=reason
+        )
         self._open.post_roll_deadline_ns = None
 
     def _start_post_roll(self, client: str, reason: str | None) -> None:

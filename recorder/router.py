@@ -59,7 +59,11 @@ class PacketRouter:
 
     def ring_status(self) -> dict[str, int]:
         with self._lock:
-            return {"ring_bytes": self._ring.size_bytes, "ring_packets": len(self._ring), "ring_keys": self._ring.live_keys()}
+            return {
+                "ring_bytes": self._ring.size_bytes,
+                "ring_packets": len(self._ring),
+                "ring_keys": self._ring.live_keys(),
+            }
 
     def shutdown(self) -> None:
         with self._lock:

@@ -14,7 +14,9 @@ class Notifier:
         if address.startswith("@"):
             address = "\0" + address[1:]
         self._address = address
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) if address else None
+        self._sock = (
+            socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) if address else None
+        )
         usec = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
         self.watchdog_interval_s = usec / 2e6 if usec else None
 

@@ -2,68 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from panic_button.client import NoContact, RoomClient
 from recorder.demo import DemoRoom, set_up_room
-
-
-@dataclass
-class RunningDaemon:
-    room: DemoRoom
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def state_dir(self) -> Path:
-        return self.room.root / "state"
-
-    def client(self, **kwargs: float) -> RoomClient:
-        return RoomClient(self.room.endpoint, self.room.client_keys, **kwargs)  # type: ignore[arg-type]
-
-    def log_text(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-        return self.process.returncode
-
-
-def start_daemon(room: DemoRoom, extra_env: dict[str, str] | None = None) -> RunningDaemon:
-    log_path = room.root / "daemon.log"
-    env = {**os.environ, **(extra_env or {})}
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env,
-        )
-    daemon = RunningDaemon(room, process, log_path)
-    client = daemon.client(timeout_s=0.5, retries=1)
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"daemon exited with {process.returncode}:\n{daemon.log_text()}")
-            try:
-                client.status()
-                return daemon
-            except NoContact:
-                time.sleep(0.1)
-    finally:
-        client.close()
-    daemon.stop()
-    raise RuntimeError(f"daemon did not answer within 30 s:\n{daemon.log_text()}")
+from tests.support import RunningDaemon, start_daemon
 
 
 @pytest.fixture
@@ -76,13 +21,3 @@ def daemon(room: DemoRoom) -> Iterator[RunningDaemon]:
     running = start_daemon(room)
     yield running
     running.stop()
-
-
-def wait_for_state(client: RoomClient, state: str, timeout_s: float = 15) -> dict[str, object]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        reply = client.status()
-        if reply["state"] == state:
-            return reply
-        time.sleep(0.1)
-    raise AssertionError(f"room did not reach {state!r} within {timeout_s} s")

@@ -31,7 +31,8 @@ def _parse_witness(text: str | None) -> tuple[int, str] | None:
 def _verify(args: argparse.Namespace) -> int:
     report = verify(args.log, load_initial_key(args.key), _parse_witness(args.witness))
     if report.ok:
-        print(f"OK: {report.entries} entries, chain and MACs verify; last seq {report.last_seq} hash {report.last_hash}")
+        print(f"OK: {report.entries} entries, chain and MACs verify")
+        print(f"witness: {report.last_seq}:{report.last_hash}")
         if not args.witness:
             print("note: without --witness, removal of the newest entries cannot be detected")
         return 0

@@ -69,9 +69,7 @@ def verify(path: Path, initial_key: bytes, witness: tuple[int, str] | None = Non
             report.problems.append(f"seq {witness[0]}: hash differs from the witness")
         key = chain.evolve(key)
     if witness is not None and report.ok and report.last_seq < witness[0]:
-        report.problems.append(
-            f"truncated: log ends at seq {report.last_seq}, witness has seq {witness[0]}"
-        )
+        report.problems.append(f"truncated: log ends at seq {report.last_seq}, witness has seq {witness[0]}")
     return report
 
 

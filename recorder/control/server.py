@@ -164,8 +164,9 @@ class ControlServer:
         try:
             request = parse_request(raw)
         except ProtocolError as error:
-            self._refuse("malformed", "request_rejected", client=name, peer=peer, code=error.code,
-                         detail=error.message)
+            self._refuse(
+                "malformed", "request_rejected", client=name, peer=peer, code=error.code, detail=error.message
+            )
             return self._error(request_id_of(raw), ErrorCode(error.code), error.message)
         cached = self._replies.get((key, request.id))
         if cached is not None:

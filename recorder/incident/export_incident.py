@@ -21,15 +21,19 @@ class IncidentExport:
 
     def summary(self) -> str:
         cut = " (TRUNCATED: the recording was cut short, e.g. by a power loss)" if self.truncated else ""
-        return (f"{self.media.path}: {self.media.duration_s:.1f} s, {self.media.video_frames} video frames, "
-                f"{self.media.audio_samples} audio samples{cut}")
+        return (
+            f"{self.media.path}: {self.media.duration_s:.1f} s, {self.media.video_frames} video frames, "
+            f"{self.media.audio_samples} audio samples{cut}"
+        )
 
     @property
     def truncated(self) -> bool:
         return self.decrypted.truncated or self.media.truncated
 
 
-def export_incident(incident: Path, identity_file: Path, output: Path, progress: bool = True) -> IncidentExport:
+def export_incident(
+    incident: Path, identity_file: Path, output: Path, progress: bool = True
+) -> IncidentExport:
     """Decrypt `incident` into a private temporary file beside `output`, then remux or transcode.
 
     Raises IncidentFormatError (not an incident, wrong identity, tampered), FileExistsError.

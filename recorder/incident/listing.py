@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 from recorder.config import RoomConfig
 
 
 def list_incidents(config: RoomConfig, as_json: bool) -> int:
     files = sorted(config.storage.directory.glob("*.age"))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in files:
         stat = path.stat()
         modified = datetime.fromtimestamp(stat.st_mtime, UTC)
         age_days = (datetime.now(UTC) - modified).total_seconds() / 86400
-        rows.append({
-            "incident": path.stem,
-            "file": str(path),
-            "bytes": stat.st_size,
-            "modified": modified.isoformat(timespec="seconds"),
-            "age_days": round(age_days, 2),
-            "expires_in_days": round(config.storage.retention_days - age_days, 2),
-        })
+        rows.append(
+            {
+                "incident": path.stem,
+                "file": str(path),
+                "bytes": stat.st_size,
+                "modified": modified.isoformat(timespec="seconds"),
+                "age_days": round(age_days, 2),
+                "expires_in_days": round(config.storage.retention_days - age_days, 2),
+            }
+        )
     if as_json:
         for row in rows:
             print(json.dumps(row))
@@ -32,5 +35,6 @@ def list_incidents(config: RoomConfig, as_json: bool) -> int:
         return 0
     print(f"{'incident':<40} {'MiB':>8} {'modified (UTC)':<26} {'expires in':>10}")
     for row in rows:
-        print(f"{row['incident']:<40} {row['bytes'] / 2**20:>8.1f} {row['modified']:<26} {row['expires_in_days']:>8.1f} d")
+        mib = float(row["bytes"]) / 2**20
+        print(f"{row['incident']:<40} {mib:>8.1f} {row['modified']:<26} {row['expires_in_days']:>8.1f} d")
     return 0

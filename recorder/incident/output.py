@@ -44,7 +44,9 @@ class AgeMatroskaOutput:
         except ValueError as error:
             self.rejected += 1
             if self.rejected == 1 or self.rejected % 100 == 0:
-                log.warning("packet_rejected", stream=packet.stream.value, error=str(error), total=self.rejected)
+                log.warning(
+                    "packet_rejected", stream=packet.stream.value, error=str(error), total=self.rejected
+                )
 
     def close(self) -> dict[str, int]:
         try:
@@ -65,7 +67,9 @@ class AgeMatroskaOutput:
         video = self._video
         if video is not None and first.stream is StreamKind.VIDEO and first.width and first.height:
             video = VideoParams(first.width, first.height, video.fps)
-        self._muxer = MatroskaMuxer(self._age, video=video, audio=self._audio, t0_ns=first.pts_ns - T0_MARGIN_NS)
+        self._muxer = MatroskaMuxer(
+            self._age, video=video, audio=self._audio, t0_ns=first.pts_ns - T0_MARGIN_NS
+        )
         return self._muxer
 
 

@@ -77,7 +77,9 @@ class IncidentWriter:
                 dropped = 0
         if dropped:
             if dropped == 1 or dropped % 100 == 0:
-                log.warning("packet_dropped", incident=self.incident, stream=packet.stream.value, dropped=dropped)
+                log.warning(
+                    "packet_dropped", incident=self.incident, stream=packet.stream.value, dropped=dropped
+                )
             return False
         self._queue.put(packet)
         return True
@@ -118,7 +120,13 @@ class IncidentWriter:
             self._drain_after_failure()
         with self._lock:
             self._result = WriterResult(
-                self.incident, self._written, self._dropped, self._first, self._last, output_stats, self._error
+                self.incident,
+                self._written,
+                self._dropped,
+                self._first,
+                self._last,
+                output_stats,
+                self._error,
             )
 
     def _write(self, packet: Packet) -> None:

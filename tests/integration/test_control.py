@@ -12,7 +12,7 @@ import pytest
 import zmq
 
 from panic_button.client import Refused, curve_socket
-from tests.conftest import RunningDaemon, wait_for_state
+from tests.support import RunningDaemon, wait_for_state
 
 
 def _raw_exchange(daemon: RunningDaemon, payload: bytes, timeout_ms: int = 2000) -> dict[str, Any] | None:
@@ -65,8 +65,11 @@ def test_replayed_request_id_is_answered_but_not_executed_twice(daemon: RunningD
     assert first == again  # the same reply, replayed from the cache
     assert daemon.client().status()["state"] in ("post_roll", "idle")  # not re-triggered
     wait_for_state(daemon.client(), "idle")
-    starts = [line for line in (daemon.state_dir / "audit.jsonl").read_text().splitlines()
-              if '"event":"incident_started"' in line]
+    starts = [
+        line
+        for line in (daemon.state_dir / "audit.jsonl").read_text().splitlines()
+        if '"event":"incident_started"' in line
+    ]
     assert len(starts) == 1
 
 

@@ -16,7 +16,7 @@ import pytest
 from recorder.audit.verify import load_initial_key, read_entries, verify
 from recorder.demo import DemoRoom, set_up_room
 from recorder.sources.test_pattern import decode_frame_number
-from tests.conftest import RunningDaemon, start_daemon, wait_for_state
+from tests.support import RunningDaemon, start_daemon, wait_for_state
 
 PRE_ROLL_S = 2.0
 RECORD_S = 2.0
@@ -34,10 +34,23 @@ class Recorded:
 def _press(daemon: RunningDaemon, command: str, *extra: str) -> subprocess.CompletedProcess[str]:
     room = daemon.room
     return subprocess.run(
-        [sys.executable, "-m", "panic_button.cli", command, "--endpoint", room.endpoint,
-         "--key", str(room.root / "button" / "demo-button.key_secret"),
-         "--server-key", str(room.root / "keys" / "server.key"), "--json", *extra],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "panic_button.cli",
+            command,
+            "--endpoint",
+            room.endpoint,
+            "--key",
+            str(room.root / "button" / "demo-button.key_secret"),
+            "--server-key",
+            str(room.root / "keys" / "server.key"),
+            "--json",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -59,8 +72,17 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     incident = str(reply["incident"])
     mkv = room.root / "incident.mkv"
     decrypted = subprocess.run(
-        ["age", "-d", "-i", str(room.officer_identity), "-o", str(mkv), str(room.root / "state" / f"{incident}.age")],
-        capture_output=True, text=True,
+        [
+            "age",
+            "-d",
+            "-i",
+            str(room.officer_identity),
+            "-o",
+            str(mkv),
+            str(room.root / "state" / f"{incident}.age"),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert decrypted.returncode == 0, decrypted.stderr
     audit = [e for _, e, _ in read_entries(room.root / "state" / "audit.jsonl") if e]
@@ -133,11 +155,16 @@ def test_unenrolled_client_is_refused_and_nothing_is_recorded(daemon: RunningDae
 def test_invalid_config_is_refused_with_locations(room: DemoRoom) -> None:
     text = room.config.read_text().replace("pre_roll_s = 2.0", "pre_roll_s = -1\nprerol = 3")
     room.config.write_text(text)
-    check = subprocess.run([sys.executable, "-m", "recorder", "check-config", str(room.config)],
-                           capture_output=True, text=True)
+    check = subprocess.run(
+        [sys.executable, "-m", "recorder", "check-config", str(room.config)], capture_output=True, text=True
+    )
     assert check.returncode == 2
     assert "recording.pre_roll_s" in check.stderr and "recording.prerol" in check.stderr
-    run = subprocess.run([sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 2
     assert not (room.root / "state").exists()

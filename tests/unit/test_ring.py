@@ -98,6 +98,8 @@ def test_tampered_ciphertext_is_refused(vault: KeyVault) -> None:
     ring = EncryptedRing(vault, pre_roll_s=3, max_bytes=10**9, key_rotation_s=1)
     ring.append(video(0, 0), 0)
     entry = ring._entries[0]
-    forged = type(entry)(entry.header, entry.key, entry.nonce, bytes([entry.ciphertext[0] ^ 1]) + entry.ciphertext[1:])
+    forged = type(entry)(
+        entry.header, entry.key, entry.nonce, bytes([entry.ciphertext[0] ^ 1]) + entry.ciphertext[1:]
+    )
     with pytest.raises(InvalidTag):
         entry.key.open(forged)

@@ -20,8 +20,8 @@ from recorder.ring import EncryptedRing
 from recorder.room import Room
 from recorder.router import PacketRouter
 from recorder.secure_memory import KeyVault
-from recorder.state import State
 from recorder.sources.test_pattern import TestPatternConfig, frame_packet
+from recorder.state import State
 
 
 def _config(tmp_path: Path, **recording: float) -> RoomConfig:
@@ -32,7 +32,10 @@ def _config(tmp_path: Path, **recording: float) -> RoomConfig:
             "audio": {"source": "none"},
             "recording": {"pre_roll_s": 2, "post_roll_s": 1, "max_incident_s": 10, **recording},
             "control": {"server_secret_key": "k", "authorized_clients": "c"},
-            "storage": {"directory": str(tmp_path / "state"), "recipients": [str(Identity.generate().recipient)]},
+            "storage": {
+                "directory": str(tmp_path / "state"),
+                "recipients": [str(Identity.generate().recipient)],
+            },
         },
         tmp_path,
     )
@@ -47,8 +50,13 @@ class Harness:
         self.clock = ManualClock()
         ring = EncryptedRing(KeyVault(), 2, 10**8, 1)
         self.router = PacketRouter(ring, self.clock, audio_in_pre_roll=True)
-        self.room = Room(self.config, self.clock, self.router, self.audit,
-                         lambda incident: open_incident_output(self.config, incident))
+        self.room = Room(
+            self.config,
+            self.clock,
+            self.router,
+            self.audit,
+            lambda incident: open_incident_output(self.config, incident),
+        )
         self.frame = 0
         self.pattern = TestPatternConfig(width=320, height=240, fps=10)
 
@@ -91,7 +99,9 @@ def test_pre_roll_is_audited_as_configured_and_delivered(tmp_path: Path) -> None
     h = Harness(tmp_path)
     h.feed(5)
     h.request("trigger")
-    started = next(e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_started")
+    started = next(
+        e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_started"
+    )
     pre_roll = started["data"]["pre_roll"]
     assert pre_roll["configured_s"] == 2
     assert pre_roll["delivered_s"] == pytest.approx(2.0, abs=0.11)
@@ -105,7 +115,9 @@ def test_max_duration_ends_the_incident(tmp_path: Path) -> None:
     h.feed(2.5)
     assert h.room.state is State.IDLE
     h.settle()
-    closed = [e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_closed"]
+    closed = [
+        e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_closed"
+    ]
     assert closed[0]["data"]["why"] == "max_duration_reached"
 
 
