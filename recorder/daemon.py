@@ -61,6 +61,7 @@ class Daemon:
         )
         self.router = PacketRouter(ring, self.clock, config.audio.in_pre_roll)
         self.room = Room(config, self.clock, self.router, self.audit, self._open_output)
+        self.room.privacy = {**self.hardening, "key_memory_locked": self.vault.locked}
         self._context: zmq.Context[Any] = zmq.Context()
         self._auth = AllowlistAuthenticator(self._context, load_allowlist(config.control.authorized_clients))
         self._auth.start()  # before bind: without a ZAP handler CURVE would accept anyone

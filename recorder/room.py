@@ -57,6 +57,7 @@ class Room:
         self._open: _Open | None = None
         self._closing: list[tuple[IncidentWriter, Path, str]] = []
         self.degraded: dict[str, str] = {}
+        self.privacy: dict[str, bool] = {}  # what process hardening took effect (set by the daemon)
         self._source_events: queue.SimpleQueue[tuple[str, bool, str]] = queue.SimpleQueue()
         self._log = log.bind(room=config.room)
 
@@ -72,6 +73,7 @@ class Room:
             "incident": self._open.writer.incident if self._open else None,
             "since": round(self.since, 3),
             "degraded": sorted(self.degraded),
+            "privacy": self.privacy,
         }
 
     def handle(self, client: str, request: Request) -> dict[str, Any]:

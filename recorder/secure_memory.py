@@ -47,6 +47,7 @@ class KeyVault:
         self._pages: list[mmap.mmap] = []
         self._free: list[tuple[mmap.mmap, int]] = []
         self.locked = True
+        self._add_page()  # so that `locked` is known from the start
 
     def allocate(self) -> KeySlot:
         with self._lock:
