@@ -102,9 +102,24 @@ def test_idle_daemon_writes_nothing_and_a_trigger_writes(tmp_path: Path) -> None
     for directory in private.values():
         directory.mkdir()
     process = subprocess.Popen(
-        ["strace", "-f", "--seccomp-bpf", "-qq", "-e", f"trace={TRACED}", "-o", str(trace),
-         sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            "strace",
+            "-f",
+            "--seccomp-bpf",
+            "-qq",
+            "-e",
+            f"trace={TRACED}",
+            "-o",
+            str(trace),
+            sys.executable,
+            "-m",
+            "recorder",
+            "run",
+            "--config",
+            str(room.config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         env={**os.environ, **{name: str(path) for name, path in private.items()}},
     )  # stdout is a pipe drained in memory, so log lines never touch the disk
     assert process.stdout is not None
@@ -138,7 +153,7 @@ def test_idle_daemon_writes_nothing_and_a_trigger_writes(tmp_path: Path) -> None
         # The same measures do see a write: trigger once.
         client.trigger("prove the test can fail")
         time.sleep(1.5)
-        trigger_trace = trace.read_text().splitlines()[lines_before + len(idle_trace):]
+        trigger_trace = trace.read_text().splitlines()[lines_before + len(idle_trace) :]
         assert any(".age" in line for line in _file_activity(trigger_trace))
         os.sync()
         assert _write_bytes(pid) > bytes_before
