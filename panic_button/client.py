@@ -66,7 +66,12 @@ class RoomClient:
     """Sends one request at a time to one room's daemon. Not thread-safe."""
 
     def __init__(
-        self, endpoint: str, keys: ClientKeys, *, timeout_s: float = 1.0, retries: int = 3,
+        self,
+        endpoint: str,
+        keys: ClientKeys,
+        *,
+        timeout_s: float = 1.0,
+        retries: int = 3,
         context: zmq.Context[Any] | None = None,
     ) -> None:
         self._endpoint = endpoint

@@ -27,7 +27,28 @@ from panic_button.client import NoContact, RoomClient
 from recorder.demo import DemoRoom, set_up_room
 
 IDLE_S = float(os.environ.get("RECORDER_IDLE_TEST_S", "60"))
-TRACED = "open,openat,openat2,creat,rename,renameat,renameat2,unlink,unlinkat,memfd_create,truncate,ftruncate,mkdir,mkdirat,link,linkat,symlink,symlinkat"
+TRACED = ",".join(
+    [
+        "open",
+        "openat",
+        "openat2",
+        "creat",
+        "rename",
+        "renameat",
+        "renameat2",
+        "unlink",
+        "unlinkat",
+        "memfd_create",
+        "truncate",
+        "ftruncate",
+        "mkdir",
+        "mkdirat",
+        "link",
+        "linkat",
+        "symlink",
+        "symlinkat",
+    ]
+)
 _WRITE_FLAGS = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC")
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
