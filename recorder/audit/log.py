@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import time
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,20 +27,20 @@ class AuditLog:
     """Writer side of the audit log. Holds only the *current* MAC key (in `<log>.key`, overwritten
     in place on every entry), so an attacker who steals the device cannot re-MAC earlier entries.
 
-    Not thread-safe: only the control thread appends.
+    Several processes may append (the daemon, and `recorder purge|hold` run by an operator): each
+    append holds an exclusive `flock` on the state file and re-reads the state under it. Within a
+    process, only one thread (the daemon's control thread) appends.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._state_path = path.with_name(path.name + ".key")
-        self._seq, self._key, self._prev = self._load_state()
+        if not self._state_path.exists():
+            raise AuditError(f"audit state missing: {self._state_path} (create the log first)")
         self._log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._state_fd = os.open(self._state_path, os.O_RDWR | os.O_CLOEXEC)
-
-    @property
-    def witness(self) -> tuple[int, str]:
-        """(sequence number of the next entry, hash of the last entry)."""
-        return self._seq, self._prev
+        with self._locked():
+            self._load_state()  # fail at start, not at the first alarm, if the state is unreadable
 
     @staticmethod
     def create(path: Path, verify_key_path: Path) -> bytes:
@@ -65,22 +68,30 @@ class AuditLog:
 
     def append(self, event: str, **data: Any) -> dict[str, Any]:
         """Write one entry durably (log fsynced, then key evolved). Raises StorageError."""
+        try:
+            with self._locked():
+                return self._append_locked(event, data)
+        except OSError as error:
+            raise StorageError(f"audit log write failed: {error.strerror}") from error
+
+    def _append_locked(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        seq, key, prev = self._load_state()
         body: dict[str, Any] = {
             "v": chain.FORMAT_VERSION,
-            "seq": self._seq,
+            "seq": seq,
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "event": event,
             "data": data,
-            "prev": self._prev,
+            "prev": prev,
         }
         digest = chain.entry_hash(body)
-        entry = {**body, "hash": digest, "mac": chain.entry_mac(self._key, digest)}
+        entry = {**body, "hash": digest, "mac": chain.entry_mac(key, digest)}
         line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
         started = time.perf_counter()
         try:
             os.write(self._log_fd, line.encode())
             os.fsync(self._log_fd)
-            self._advance(digest)
+            self._advance(seq, key, digest)
         except OSError as error:
             raise StorageError(f"audit log write failed: {error.strerror}") from error
         log.info(
@@ -96,21 +107,25 @@ class AuditLog:
         os.close(self._log_fd)
         os.close(self._state_fd)
 
-    def _advance(self, digest: str) -> None:
-        self._seq += 1
-        self._key = chain.evolve(self._key)
-        self._prev = digest
-        state = _STATE_FORMAT.format(seq=self._seq, key=self._key.hex(), hash=digest).encode()
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        fcntl.flock(self._state_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._state_fd, fcntl.LOCK_UN)
+
+    def _advance(self, seq: int, key: bytes, digest: str) -> None:
+        state = _STATE_FORMAT.format(seq=seq + 1, key=chain.evolve(key).hex(), hash=digest).encode()
         os.pwrite(self._state_fd, state, 0)  # same length every time: the old key is overwritten
         os.fsync(self._state_fd)
 
     def _load_state(self) -> tuple[int, bytes, str]:
+        """(next seq, its key, previous hash), read under the lock."""
         try:
-            seq_text, key_hex, prev = self._state_path.read_text().split()
+            seq_text, key_hex, prev = os.pread(self._state_fd, 4096, 0).decode().split()
             seq, key = int(seq_text), bytes.fromhex(key_hex)
-        except FileNotFoundError:
-            raise AuditError(f"audit state missing: {self._state_path} (create the log first)") from None
-        except ValueError:
+        except (ValueError, UnicodeDecodeError):
             raise AuditError(f"audit state unreadable: {self._state_path}") from None
         last = _last_entry(self.path)
         if last is not None and last.get("seq") == seq:

@@ -129,3 +129,24 @@ def test_create_refuses_to_overwrite(audit: tuple[Path, bytes], tmp_path: Path) 
     path, _ = audit
     with pytest.raises(FileExistsError):
         AuditLog.create(path, tmp_path / "other.key")
+
+
+def test_two_writers_interleave_without_breaking_the_chain(audit: tuple[Path, bytes]) -> None:
+    """The daemon and an operator's `recorder purge` may append to the same log."""
+    import threading
+
+    path, key = audit
+    writers = [AuditLog(path), AuditLog(path)]
+
+    def append_many(writer: AuditLog, name: str) -> None:
+        for n in range(50):
+            writer.append("test", writer=name, n=n)
+
+    threads = [threading.Thread(target=append_many, args=(w, f"w{i}")) for i, w in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report = verify(path, key)
+    assert report.ok, report.problems
+    assert report.entries == 106
