@@ -77,6 +77,42 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
     return list_incidents(config, as_json=args.json)
 
 
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from recorder.audit.log import AuditLog
+    from recorder.config import load_config
+    from recorder.retention import find_expired, purge
+
+    config = load_config(args.config)
+    audit = AuditLog(config.storage.audit_path)
+    deleted = purge(config, audit, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for item in deleted:
+        print(f"{verb} {item.path.name} ({item.age_days:.1f} days old)")
+    held = [item for item in find_expired(config) if item.on_hold]
+    for item in held:
+        print(f"kept   {item.path.name} ({item.age_days:.1f} days old): on legal hold")
+    days = config.storage.retention_days
+    print(f"{len(deleted)} incident(s) {verb}, {len(held)} kept on hold; retention {days} days")
+    return EXIT_OK
+
+
+def _cmd_hold(args: argparse.Namespace) -> int:
+    from recorder.audit.log import AuditLog
+    from recorder.config import load_config
+    from recorder.retention import set_hold
+
+    config = load_config(args.config)
+    try:
+        set_hold(
+            config, AuditLog(config.storage.audit_path), args.incident, args.reason, release=args.release
+        )
+    except FileNotFoundError as error:
+        print(f"recorder: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{args.incident}: legal hold {'released' if args.release else 'placed'}")
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from recorder.demo import run_demo
     from recorder.logs import configure_logging
@@ -138,6 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--config", type=Path, required=True, help="the room's TOML file")
     i.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(func=_cmd_incidents)
+
+    p = sub.add_parser(
+        "purge",
+        help="delete incidents older than retention_days (not those on hold)",
+        description="The daemon does this at start and every hour; each deletion is an audit entry.",
+    )
+    p.add_argument("--config", type=Path, required=True, help="the room's TOML file")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    p.set_defaults(func=_cmd_purge)
+
+    p = sub.add_parser("hold", help="place or release a legal hold on an incident (it is then never purged)")
+    p.add_argument("incident", help="the incident id (file name without .age)")
+    p.add_argument("--config", type=Path, required=True, help="the room's TOML file")
+    p.add_argument("--reason", required=True, help="why (case number, request); goes into the audit log")
+    p.add_argument("--release", action="store_true", help="release the hold instead of placing it")
+    p.set_defaults(func=_cmd_hold)
 
     p = sub.add_parser("audit", help="verify or list the tamper-evident audit log")
     asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -20,10 +20,11 @@ from recorder.config import RoomConfig, check_runtime
 from recorder.control.allowlist import load_allowlist
 from recorder.control.auth import AllowlistAuthenticator
 from recorder.control.server import ControlServer, load_server_keys, open_sockets
-from recorder.errors import ConfigError
+from recorder.errors import ConfigError, StorageError
 from recorder.hygiene import harden_process
 from recorder.incident.output import open_incident_output
 from recorder.incident.writer import IncidentOutput
+from recorder.retention import purge
 from recorder.ring import EncryptedRing
 from recorder.room import Room
 from recorder.router import PacketRouter
@@ -35,6 +36,7 @@ from recorder.systemd_notify import Notifier
 log = structlog.get_logger()
 
 POLL_MS = 50
+PURGE_INTERVAL_S = 3600.0
 
 
 class Daemon:
@@ -96,6 +98,7 @@ class Daemon:
         next_heartbeat = 0.0
         last_status: dict[str, Any] | None = None
         next_watchdog = 0.0
+        next_purge = 0.0
         while not self.stop_requested.is_set():
             self.server.poll(POLL_MS)
             if self.reload_requested.is_set():
@@ -103,6 +106,9 @@ class Daemon:
                 self._reload_allowlist()
             self.room.tick()
             status, now = self.room.status(), time.monotonic()
+            if now >= next_purge:
+                self._purge()
+                next_purge = now + PURGE_INTERVAL_S
             if status != last_status or now >= next_heartbeat:
                 self.server.publish()
                 last_status, next_heartbeat = status, now + heartbeat_s
@@ -135,6 +141,12 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, reload)
+
+    def _purge(self) -> None:
+        try:
+            purge(self.config, self.audit)
+        except (OSError, StorageError) as error:
+            log.error("retention_purge_failed", error=str(error))
 
     def _reload_allowlist(self) -> None:
         names = load_allowlist(self.config.control.authorized_clients)

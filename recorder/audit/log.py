@@ -8,14 +8,15 @@ import json
 import os
 import secrets
 import time
-from datetime import UTC, datetime
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 from recorder.audit import chain
+from recorder.durable import fsync_directory
 from recorder.errors import AuditError, StorageError
 
 log = structlog.get_logger()
@@ -63,7 +64,7 @@ class AuditLog:
             handle.write(_STATE_FORMAT.format(seq=0, key=initial.hex(), hash=chain.GENESIS_HASH))
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync_dir(path.parent)
+        fsync_directory(path.parent)
         return initial
 
     def append(self, event: str, **data: Any) -> dict[str, Any]:
@@ -149,11 +150,3 @@ def _last_entry(path: Path) -> dict[str, Any] | None:
         if isinstance(entry, dict):
             return entry
     return None
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

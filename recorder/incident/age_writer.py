@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from recorder.durable import fsync_directory
 from recorder.errors import StorageError
 from recorder.incident.age_keys import FILE_KEY_SIZE, Recipient, Stanza, b64encode, hkdf_sha256
 
@@ -213,10 +214,6 @@ def open_incident_file(path: str | os.PathLike[str], recipients: Sequence[Recipi
 
 def _fsync_directory(directory: str) -> None:
     try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_directory(directory)
     except OSError as exc:
         raise StorageError(f"cannot fsync directory {directory}: {exc}") from exc

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from recorder.config import RoomConfig
+from recorder.retention import hold_marker
 
 
 def list_incidents(config: RoomConfig, as_json: bool) -> int:
@@ -36,5 +37,6 @@ def list_incidents(config: RoomConfig, as_json: bool) -> int:
     print(f"{'incident':<40} {'MiB':>8} {'modified (UTC)':<26} {'expires in':>10}")
     for row in rows:
         mib = float(row["bytes"]) / 2**20
-        print(f"{row['incident']:<40} {mib:>8.1f} {row['modified']:<26} {row['expires_in_days']:>8.1f} d")
+        expires = "on hold" if row["legal_hold"] else f"{row['expires_in_days']:>8.1f} d"
+        print(f"{row['incident']:<40} {mib:>8.1f} {row['modified']:<26} {expires:>10}")
     return 0
