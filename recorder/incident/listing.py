@@ -25,6 +25,7 @@ def list_incidents(config: RoomConfig, as_json: bool) -> int:
                 "modified": modified.isoformat(timespec="seconds"),
                 "age_days": round(age_days, 2),
                 "expires_in_days": round(config.storage.retention_days - age_days, 2),
+                "legal_hold": hold_marker(path).exists(),
             }
         )
     if as_json:
