@@ -130,7 +130,12 @@ class IncidentWriter:
             )
 
     def _write(self, packet: Packet) -> None:
-        self._output.write(packet)
+        try:
+            self._output.write(packet)
+        except BaseException:
+            with self._lock:
+                self._dropped += 1  # the packet that failed is lost too
+            raise
         self._written += 1
         if self._first is None:
             self._first = packet.pts_ns
