@@ -26,6 +26,9 @@ from recorder.state import Action, Event, State, transition
 
 log = structlog.get_logger()
 
+STORAGE = "storage"
+"""The name under which a failing incident write shows in `degraded` (buttons show it)."""
+
 OutputFactory = Callable[[str], tuple[IncidentOutput, Path]]
 """Opens the output of a new incident by id; returns it and its file. Raises StorageError."""
 
@@ -99,6 +102,8 @@ class Room:
         current = self._open
         if current is None:
             return changed
+        if current.writer.failed and STORAGE not in self.degraded:
+            self.source_status(STORAGE, False, f"incident {current.writer.incident}: write failed")
         if now - current.started_ns >= self._config.recording.max_incident_s * 1e9:
             return self._apply(Event.MAX_DURATION_REACHED)
         if current.post_roll_deadline_ns is not None and now >= current.post_roll_deadline_ns:
@@ -187,6 +192,8 @@ class Room:
                 ErrorCode.STORAGE_FAILED, "audit log not writable; nothing recorded"
             ) from None
         self._open = _Open(writer, path, self._clock.monotonic_ns())
+        if STORAGE in self.degraded:
+            self.source_status(STORAGE, True, f"incident {incident} opened")
         self._log.info("recording_started", incident=incident, client=client, pre_roll=entry["pre_roll"])
 
     def _extend_incident(self, client: str, reason: str | None) -> None:

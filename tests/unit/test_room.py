@@ -161,3 +161,16 @@ def test_audio_packets_skip_the_ring_when_not_in_pre_roll(tmp_path: Path) -> Non
     router.on_packet(Packet(StreamKind.AUDIO, clock.monotonic_ns(), 0.0, 0, bytes(1920)))
     router.on_packet(Packet(StreamKind.VIDEO, clock.monotonic_ns(), 0.0, 0, b"jpeg"))
     assert len(ring) == 1
+
+
+def test_failed_incident_write_shows_storage_as_degraded(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.feed(1)
+    h.request("trigger")
+    h.room._open.writer._output._age._out.close()  # type: ignore[union-attr]  # the disk goes away
+    deadline = time.monotonic() + 5
+    while "storage" not in h.room.status()["degraded"] and time.monotonic() < deadline:  # type: ignore[operator]
+        h.feed(0.2)
+    assert h.room.status()["degraded"] == ["storage"]
+    assert "source_failed" in h.events()
+    assert h.room.state is State.RECORDING  # the daemon keeps going; the buttons see the problem
