@@ -124,6 +124,7 @@ class Daemon:
         self.router.shutdown()
         self.audit.append("daemon_stopped", room=self.config.room)
         self.audit.close()
+        self.server.close()
         for sock in self._sockets:
             sock.close(linger=0)
         self._auth.stop()

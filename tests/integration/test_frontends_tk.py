@@ -1,0 +1,295 @@
+"""The desk and the indicator as real Tk windows on an Xvfb display started here, driven with xdotool
+(keys and clicks), checked by screenshot pixels and by the daemon's own state.
+
+Set UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/desk.png and indicator.png from these runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from panic_button.desk_view import CLEAR_BG
+from panic_button.indicator_model import SIGN_LOOK, Sign
+from panic_button.presenter import COLOURS, Look
+from recorder.demo import DemoRoom, free_tcp_port, set_up_room
+from tests.support import RunningDaemon, start_daemon
+
+HEARTBEAT_S = 0.2
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREEN_W, SCREEN_H = 1024, 768
+
+
+@dataclass
+class Shot:
+    pixels: np.ndarray[Any, np.dtype[np.uint8]]  # height x width x RGB
+
+    def mask(self, colour: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+        return np.all(self.pixels == rgb, axis=2)
+
+    def count(self, colour: str) -> int:
+        return int(self.mask(colour).sum())
+
+    def first_region_centre(self, colour: str) -> tuple[int, int]:
+        """Centre of the topmost patch of `colour` (e.g. the first row's button)."""
+        rows = np.flatnonzero(self.mask(colour).any(axis=1))
+        assert rows.size, f"no {colour} on screen"
+        gaps = np.flatnonzero(np.diff(rows) > 1)
+        last = rows[gaps[0]] if gaps.size else rows[-1]
+        ys, xs = np.nonzero(self.mask(colour)[rows[0] : last + 1])
+        return int(xs.mean()), int(rows[0] + ys.mean())
+
+
+@dataclass
+class Screen:
+    display: str
+
+    def run(self, *args: str) -> str:
+        env = {**os.environ, "DISPLAY": self.display}
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=10, check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"{args} failed: {done.stderr}")
+        return done.stdout
+
+    def shot(self, window: str = "root") -> Shot:
+        env = {**os.environ, "DISPLAY": self.display}
+        command = ["/usr/bin/import", "-window", window, "-depth", "8", "ppm:-"]
+        ppm = subprocess.run(command, env=env, capture_output=True, timeout=10, check=True).stdout
+        magic, size, depth = ppm.split(b"\n", 3)[:3]
+        assert magic == b"P6" and depth == b"255", ppm[:20]
+        width, height = (int(v) for v in size.split())
+        return Shot(np.frombuffer(ppm[-width * height * 3 :], dtype=np.uint8).reshape(height, width, 3))
+
+    def save(self, path: Path, window: str = "root", resize: str = "100%") -> None:
+        self.run("/usr/bin/import", "-window", window, "-resize", resize, str(path))
+
+    def find_window(self, title: str, timeout_s: float = 15.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                return self.run("xdotool", "search", "--name", f"^{title}$").split()[0]
+            except AssertionError:
+                time.sleep(0.1)
+        raise AssertionError(f"no window named {title!r}")
+
+
+@dataclass
+class FrontEnd:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        lines = (json.loads(line) for line in self.log_path.read_text().splitlines() if line.startswith("{"))
+        return [line for line in lines if line.get("event") == name]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=10)
+        return self.process.returncode
+
+
+@pytest.fixture(scope="module")
+def screen() -> Iterator[Screen]:
+    for number in range(90, 100):
+        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
+            continue
+        xvfb = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", f"{SCREEN_W}x{SCREEN_H}x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        socket = Path(f"/tmp/.X11-unix/X{number}")
+        _wait(lambda: socket.exists() or xvfb.poll() is not None, 10)  # noqa: B023 - called right here
+        if socket.exists() and xvfb.poll() is None:
+            yield Screen(f":{number}")
+            xvfb.terminate()
+            xvfb.wait(timeout=10)
+            return
+        xvfb.kill()
+        xvfb.wait()
+    raise RuntimeError("no free X display in :90-:99 (is xvfb installed?)")
+
+
+def _room(tmp_path: Path, post_roll_s: float) -> DemoRoom:
+    room = set_up_room(tmp_path, pre_roll_s=1.0, post_roll_s=post_roll_s)
+    text = room.config.read_text()
+    room.config.write_text(text.replace("[control]\n", f"[control]\nheartbeat_s = {HEARTBEAT_S}\n", 1))
+    return room
+
+
+def _start(screen: Screen, root: Path, *args: str) -> FrontEnd:
+    log_path = root / f"{args[0]}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "panic_button", *args],
+            env={**os.environ, "DISPLAY": screen.display}, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    return FrontEnd(process, log_path)
+
+
+def _wait(condition: Callable[[], object], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def _keep(screen: Screen, name: str, tmp_path: Path, window: str, resize: str = "100%") -> None:
+    path = tmp_path / name
+    screen.save(path, window, resize)
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS / name)
+
+
+# -- desk -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def desk_setup(screen: Screen, tmp_path: Path) -> Iterator[tuple[RunningDaemon, FrontEnd, str]]:
+    room = _room(tmp_path, post_roll_s=5.0)
+    daemon = start_daemon(room)
+    state_endpoint = room.config.read_text().split('state_endpoint = "')[1].split('"')[0]
+    (tmp_path / "desk.toml").write_text(f"""key = "button/demo-button.key_secret"
+heartbeat_s = {HEARTBEAT_S}
+timeout_s = 0.3
+retries = 2
+
+[[room]]
+name = "Interview 1"
+endpoint = "{room.endpoint}"
+state_endpoint = "{state_endpoint}"
+server_key = "keys/server.key"
+
+[[room]]
+name = "Interview 2"
+endpoint = "tcp://127.0.0.1:{free_tcp_port()}"
+state_endpoint = "tcp://127.0.0.1:{free_tcp_port()}"
+server_key = "keys/server.key"
+""")
+    desk = _start(screen, tmp_path, "desk", "--rooms", str(tmp_path / "desk.toml"))
+    window = screen.find_window("panic-button desk")
+    yield daemon, desk, window
+    assert desk.stop() == 0  # SIGTERM closes the window cleanly
+    daemon.stop()
+
+
+def _look_pixels(screen: Screen, window: str, look: Look) -> int:
+    return screen.shot(window).count(COLOURS[look][0])
+
+
+def test_desk_alarm_key_triggers_and_is_acknowledged(
+    screen: Screen, desk_setup: tuple[RunningDaemon, FrontEnd, str], tmp_path: Path
+) -> None:
+    daemon, desk, window = desk_setup
+    assert _wait(lambda: _look_pixels(screen, window, Look.IDLE) > 5000)
+    assert _wait(lambda: _look_pixels(screen, window, Look.NO_CONTACT) > 5000)  # the offline room
+    assert _look_pixels(screen, window, Look.RECORDING) == 0
+    screen.run("xdotool", "windowfocus", "--sync", window, "key", "F9")
+    assert _wait(lambda: _look_pixels(screen, window, Look.RECORDING) > 5000)
+    assert daemon.client().status()["state"] == "recording"
+    confirmed = desk.events("request_confirmed")
+    assert [(e["type"], e["state"]) for e in confirmed] == [("trigger", "recording")]
+    assert any("CONFIRMED" in e["headline"] for e in desk.events("room_view_changed"))
+    _keep(screen, "desk.png", tmp_path, window)
+
+
+def test_desk_clear_button_click_starts_the_post_roll(
+    screen: Screen, desk_setup: tuple[RunningDaemon, FrontEnd, str]
+) -> None:
+    daemon, _desk, window = desk_setup
+    daemon.client().trigger("from another button")
+    assert _wait(lambda: _look_pixels(screen, window, Look.RECORDING) > 5000)
+    x, y = screen.shot(window).first_region_centre(CLEAR_BG)  # the first room's clear button
+    screen.run("xdotool", "mousemove", "--window", window, str(x), str(y), "click", "1")
+    assert _wait(lambda: _look_pixels(screen, window, Look.POST_ROLL) > 5000)
+    assert daemon.client().status()["state"] == "post_roll"
+    assert _look_pixels(screen, window, Look.RECORDING) == 0
+
+
+def test_desk_never_fails_silently_when_the_daemon_is_gone(
+    screen: Screen, desk_setup: tuple[RunningDaemon, FrontEnd, str]
+) -> None:
+    daemon, desk, window = desk_setup
+    assert _wait(lambda: _look_pixels(screen, window, Look.IDLE) > 5000)
+    single_row = _look_pixels(screen, window, Look.NO_CONTACT)  # the offline room only
+    daemon.stop()
+    assert _wait(
+        lambda: _look_pixels(screen, window, Look.NO_CONTACT) > 1.5 * single_row, 3 * HEARTBEAT_S + 2
+    )
+    screen.run("xdotool", "windowfocus", "--sync", window, "key", "F9")
+
+    def last_headline() -> str:
+        return [e["headline"] for e in desk.events("room_view_changed") if e["room"] == "Interview 1"][-1]
+
+    assert _wait(lambda: last_headline() == "ALARM NOT DELIVERED\nNO CONTACT", 5), last_headline()
+    assert [e["failure"] for e in desk.events("request_not_done")] == ["no_contact"]
+    assert _look_pixels(screen, window, Look.NO_CONTACT) > 1.5 * single_row
+
+
+# -- indicator --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def indicator_setup(screen: Screen, tmp_path: Path) -> Iterator[tuple[RunningDaemon, FrontEnd]]:
+    room = _room(tmp_path, post_roll_s=2.0)
+    daemon = start_daemon(room)
+    state_endpoint = room.config.read_text().split('state_endpoint = "')[1].split('"')[0]
+    indicator = _start(
+        screen, tmp_path, "indicator", "--endpoint", room.endpoint, "--state-endpoint", state_endpoint,
+        "--key", str(tmp_path / "button" / "demo-button.key_secret"), "--server-key",
+        str(tmp_path / "keys" / "server.key"), "--heartbeat", str(HEARTBEAT_S), "--cue-interval", "0.3",
+    )  # fmt: skip
+    screen.find_window("panic-button indicator")
+    yield daemon, indicator
+    assert indicator.stop() == 0
+    daemon.stop()
+
+
+def _sign_share(screen: Screen, sign: Sign) -> float:
+    return screen.shot().count(SIGN_LOOK[sign][2]) / (SCREEN_W * SCREEN_H)
+
+
+def test_indicator_shows_recording_only_while_the_room_records(
+    screen: Screen, indicator_setup: tuple[RunningDaemon, FrontEnd], tmp_path: Path
+) -> None:
+    daemon, indicator = indicator_setup
+    assert _wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8)
+    assert not indicator.events("audible_cue")
+    client = daemon.client()
+    client.trigger("test")
+    assert _wait(lambda: _sign_share(screen, Sign.RECORDING) > 0.8, 2)
+    assert _sign_share(screen, Sign.NOT_RECORDING) == 0
+    _keep(screen, "indicator.png", tmp_path, "root", "50%")
+    assert _wait(lambda: len(indicator.events("audible_cue")) >= 3, 3)  # at once, then every 0.3 s
+    assert client.clear()["state"] == "post_roll"
+    assert _sign_share(screen, Sign.RECORDING) > 0.8  # the post-roll is still recording
+    assert _wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8, 5)
+    assert client.status()["state"] == "idle"
+    cues = len(indicator.events("audible_cue"))
+    time.sleep(0.7)
+    assert len(indicator.events("audible_cue")) == cues  # no cue while not recording
+
+
+def test_indicator_claims_nothing_when_contact_is_lost(
+    screen: Screen, indicator_setup: tuple[RunningDaemon, FrontEnd]
+) -> None:
+    daemon, _indicator = indicator_setup
+    assert _wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8)
+    daemon.stop()
+    assert _wait(lambda: _sign_share(screen, Sign.UNKNOWN) > 0.8, 3 * HEARTBEAT_S + 2)
