@@ -139,6 +139,7 @@ class EncryptedRing:
         self._bytes = 0
         current, self._current = self._current, None
         stats = self._stats(entries, now_ns)
+        self._last_byte_eviction_ns = -(2**62)  # the next pre-roll starts empty: not cut by the cap
         return RingSnapshot(entries, current, stats)
 
     def clear(self) -> None:
