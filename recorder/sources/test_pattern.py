@@ -10,7 +10,6 @@ the source's start, so that A/V alignment can be checked against the test tone's
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ import structlog
 from recorder.clock import Clock
 from recorder.packet import Packet, StreamKind
 from recorder.sources.base import PacketSink, StatusSink
+from recorder.sources.threaded import ThreadedSource
 
 NS_PER_S = 1_000_000_000
 FRAME_NUMBER_BITS = 32
@@ -163,7 +163,7 @@ def has_sync_marker(image: bytes | npt.NDArray[Any]) -> bool:
     return bool(gray[h - MARKER_SIZE + 8 : h - 8, 8 : MARKER_SIZE - 8].mean() >= 128)
 
 
-class TestPatternSource:
+class TestPatternSource(ThreadedSource):
     """A `MediaSource` producing test frames paced by real time on its own thread.
 
     Threads: `start`/`stop` run on the owner's thread; frames are made on the source's thread.
@@ -173,38 +173,9 @@ class TestPatternSource:
     __test__ = False  # not a pytest test class
 
     def __init__(self, config: TestPatternConfig, clock: Clock, *, status: StatusSink | None = None) -> None:
-        self.name = config.name
+        super().__init__(config.name, clock, status)
         self.frames_skipped = 0
         self._config = config
-        self._clock = clock
-        self._status = status
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
-        """Start producing; `t0_ns` (default: now) is the shared start reference of frame 0."""
-        if self._thread is not None:
-            raise RuntimeError(f"source {self.name} already started")
-        t0 = self._clock.monotonic_ns() if t0_ns is None else t0_ns
-        self._stop.clear()
-        name = f"src-{self.name}"
-        self._thread = threading.Thread(target=self._run, args=(sink, t0), name=name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread and join it; safe to call twice."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self, sink: PacketSink, t0_ns: int) -> None:
-        try:
-            self._loop(sink, t0_ns)
-        except Exception as exc:
-            log.exception("source_failed", source=self.name)
-            if self._status is not None:
-                self._status(self.name, False, repr(exc))
 
     def _loop(self, sink: PacketSink, t0_ns: int) -> None:
         fps = self._config.fps

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ import structlog
 from recorder.clock import Clock
 from recorder.packet import AUDIO_SAMPLE_RATE, Packet, StreamKind
 from recorder.sources.base import PacketSink, StatusSink
+from recorder.sources.threaded import ThreadedSource
 
 NS_PER_S = 1_000_000_000
 _MAX_WAIT_S = 0.1  # re-read the clock at least this often, so an injected clock is followed
@@ -140,7 +140,7 @@ def find_sync_onsets(
     return [float(t) for t in onsets]
 
 
-class TestToneSource:
+class TestToneSource(ThreadedSource):
     """A `MediaSource` producing tone blocks paced by real time on its own thread.
 
     A block is emitted once its last sample is due (as a sound card delivers it); a late thread
@@ -151,37 +151,8 @@ class TestToneSource:
     __test__ = False  # not a pytest test class
 
     def __init__(self, config: TestToneConfig, clock: Clock, *, status: StatusSink | None = None) -> None:
-        self.name = config.name
+        super().__init__(config.name, clock, status)
         self._config = config
-        self._clock = clock
-        self._status = status
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
-        """Start producing; `t0_ns` (default: now) is the shared start reference of sample 0."""
-        if self._thread is not None:
-            raise RuntimeError(f"source {self.name} already started")
-        t0 = self._clock.monotonic_ns() if t0_ns is None else t0_ns
-        self._stop.clear()
-        name = f"src-{self.name}"
-        self._thread = threading.Thread(target=self._run, args=(sink, t0), name=name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop the thread and join it; safe to call twice."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self, sink: PacketSink, t0_ns: int) -> None:
-        try:
-            self._loop(sink, t0_ns)
-        except Exception as exc:
-            log.exception("source_failed", source=self.name)
-            if self._status is not None:
-                self._status(self.name, False, repr(exc))
 
     def _loop(self, sink: PacketSink, t0_ns: int) -> None:
         block = self._config.block_samples
