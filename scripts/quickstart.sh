@@ -32,7 +32,7 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
 echo "==> installing room-recorder into .venv"
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/pip install -q --disable-pip-version-check -c requirements.lock -e '.[test]'
 
 case "${1:-}" in
   demo) shift; exec .venv/bin/recorder demo "$@" ;;
