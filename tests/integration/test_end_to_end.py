@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -168,3 +169,19 @@ def test_invalid_config_is_refused_with_locations(room: DemoRoom) -> None:
     )
     assert run.returncode == 2
     assert not (room.root / "state").exists()
+
+
+def test_state_directory_and_files_are_private(recorded: Recorded) -> None:
+    state = recorded.daemon.state_dir
+    assert state.stat().st_mode & 0o777 == 0o700
+    modes = {path.name: path.stat().st_mode & 0o777 for path in state.iterdir()}
+    assert modes and set(modes.values()) == {0o600}, modes
+
+
+def test_daemon_reports_its_process_hardening(daemon: RunningDaemon) -> None:
+    privacy = daemon.client().status()["privacy"]
+    assert privacy["core_dumps_off"] and privacy["not_dumpable"] and privacy["freed_memory_wiped"]
+    assert privacy["key_memory_locked"] is True  # root here; elsewhere reported False, never hidden
+    pid = daemon.process.pid
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    assert re.search(r"Max core file size\s+0\s+0", limits)
