@@ -113,6 +113,12 @@ def _cmd_hold(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from recorder.devices import devices_command
+
+    return devices_command(as_json=args.json)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from recorder.demo import run_demo
     from recorder.logs import configure_logging
@@ -174,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--config", type=Path, required=True, help="the room's TOML file")
     i.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(func=_cmd_incidents)
+
+    p = sub.add_parser(
+        "devices",
+        help="list cameras and audio inputs for the config",
+        description="V4L2 cameras (node, name, formats) and sound inputs (sounddevice), to fill in "
+        "video.device and audio.device.",
+    )
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.set_defaults(func=_cmd_devices)
 
     p = sub.add_parser(
         "purge",

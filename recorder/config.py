@@ -43,12 +43,31 @@ class VideoConfig(Strict):
     height: int = Field(720, ge=120, le=2160, description="Requested frame height in pixels.")
     fps: float = Field(15.0, gt=0, le=60, description="Requested frames per second.")
     jpeg_quality: int = Field(80, ge=10, le=100, description="JPEG quality when frames must be encoded.")
+    passthrough: bool = Field(
+        True, description="Keep the camera's own JPEG bytes when it sends MJPEG (no decode and re-encode)."
+    )
+    loop: bool = Field(False, description="For a video file: start again at the end instead of stopping.")
+    open_timeout_s: float = Field(5.0, gt=0, le=60, description="Give up opening a camera after this long.")
+    read_timeout_s: float = Field(
+        2.0, gt=0, le=60, description="A camera sending no frame for this long has failed (and is reopened)."
+    )
+    reconnect_initial_s: float = Field(
+        0.5, gt=0, le=60, description="First wait before reopening a failed camera."
+    )
+    reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest wait between reopening attempts.")
 
     @model_validator(mode="after")
     def _camera_needs_device(self) -> VideoConfig:
         if self.source is VideoKind.CAMERA and not self.device:
             raise ValueError("video.device is required when video.source = 'camera'")
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("video.reconnect_max_s must be at least video.reconnect_initial_s")
         return self
+
+
+class AudioTimestamps(enum.Enum):
+    ADC = "adc"
+    ARRIVAL = "arrival"
 
 
 class AudioConfig(Strict):
@@ -57,6 +76,31 @@ class AudioConfig(Strict):
     in_pre_roll: bool = Field(
         True, description="Keep audio in the pre-roll ring (False: audio only once triggered)."
     )
+    blocksize: int = Field(
+        960, ge=64, le=48000, description="Samples per captured block at 48 kHz (960 = 20 ms): one packet."
+    )
+    queue_blocks: int = Field(
+        250, ge=8, le=6000, description="Blocks buffered between the audio callback and the capture thread."
+    )
+    timestamps: AudioTimestamps = Field(
+        AudioTimestamps.ADC,
+        description="'adc': the sound stack's capture (ADC) time of each block, but never later than its "
+        "arrival allows; 'arrival': from the earliest arrivals alone. Either is smoothed; 'adc' falls "
+        "back to 'arrival' where the stack reports no ADC time.",
+    )
+    read_timeout_s: float = Field(
+        3.0, gt=0, le=60, description="A microphone silent (no blocks) this long has failed and is reopened."
+    )
+    reconnect_initial_s: float = Field(
+        0.5, gt=0, le=60, description="First wait before reopening a failed microphone."
+    )
+    reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest wait between reopening attempts.")
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> AudioConfig:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("audio.reconnect_max_s must be at least audio.reconnect_initial_s")
+        return self
 
 
 class ControlConfig(Strict):

@@ -10,7 +10,18 @@ from pathlib import Path
 import av
 import pytest
 
-COMMANDS = ["run", "check-config", "keygen", "export", "incidents", "purge", "hold", "audit", "demo"]
+COMMANDS = [
+    "run",
+    "check-config",
+    "keygen",
+    "export",
+    "incidents",
+    "purge",
+    "hold",
+    "audit",
+    "demo",
+    "devices",
+]
 
 
 def recorder(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

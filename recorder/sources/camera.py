@@ -1,0 +1,332 @@
+"""Camera source: a V4L2 device, an HTTP MJPEG or RTSP URL, or a video file, read through OpenCV.
+
+This is the one module that captures with `cv2`. Frames are stamped on the daemon's clock when
+`read()` returns them, so a frame's timestamp is late by the camera's own latency (exposure,
+encoding, network, demuxer): typically a few ms on a LAN, more for RTSP with B-frames. When the
+camera already sends JPEG (MJPEG over HTTP/RTSP, a UVC camera in MJPG mode, an MJPEG file) its bytes
+are stored unchanged; otherwise frames are decoded and JPEG-encoded.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import structlog
+
+from recorder.clock import Clock
+from recorder.config import VideoConfig
+from recorder.packet import Packet, StreamKind
+from recorder.sources.base import PacketSink, StatusSink
+from recorder.sources.reconnect import (
+    Backoff,
+    Health,
+    SourceEnded,
+    SourceFault,
+    SupervisedThread,
+    supervise,
+)
+
+NS_PER_S = 1_000_000_000
+RATE_WINDOW_NS = 2 * NS_PER_S
+RATE_WARMUP_NS = NS_PER_S
+_JPEG_FOURCCS = {"MJPG", "JPEG"}
+_SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+log = structlog.get_logger()
+
+
+class DeviceKind(enum.Enum):
+    V4L2 = "v4l2"
+    URL = "url"
+    FILE = "file"
+
+
+def classify_device(device: str) -> tuple[DeviceKind, int | str]:
+    """`"0"` → V4L2 index, `/dev/...` → V4L2 node, `scheme://…` → URL, anything else → a file."""
+    text = device.strip()
+    if text.isdigit():
+        return DeviceKind.V4L2, int(text)
+    if text.startswith("/dev/"):
+        return DeviceKind.V4L2, text
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text):
+        return DeviceKind.URL, text
+    return DeviceKind.FILE, text
+
+
+def redact(device: str) -> str:
+    """The device for logs and status: a URL's user and password are replaced by `***`."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@", r"\1***@", device.strip())
+
+
+def jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG's start-of-frame header; None if it is not a readable JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        if marker in _SOF_MARKERS and pos + 9 <= len(data):
+            height, width = struct.unpack_from(">HH", data, pos + 5)
+            return width, height
+        if marker == 0xDA:  # start of scan before any SOF
+            return None
+        pos += 2 + length
+    return None
+
+
+class RateLimiter:
+    """Keeps at most `fps` frames a second from a faster camera (a quarter-period of jitter allowed)."""
+
+    def __init__(self, fps: float) -> None:
+        self._period_ns = round(NS_PER_S / fps)
+        self._next_ns: int | None = None
+
+    def keep(self, now_ns: int) -> bool:
+        if self._next_ns is not None and now_ns < self._next_ns - self._period_ns // 4:
+            return False
+        due = now_ns if self._next_ns is None else self._next_ns
+        self._next_ns = max(due + self._period_ns, now_ns - self._period_ns)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Opened:
+    cap: Any  # cv2.VideoCapture (untyped)
+    raw: bool
+    reported_fps: float
+    codec: str
+
+
+def _fourcc(cap: Any) -> str:
+    code = int(cap.get(cv2.CAP_PROP_FOURCC))
+    return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ")
+
+
+def _new_capture(kind: DeviceKind, target: int | str, config: VideoConfig) -> Any:
+    if kind is not DeviceKind.V4L2:
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(config.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, round(config.read_timeout_s * 1000),
+        ]
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+    cap = cv2.VideoCapture(target, cv2.CAP_V4L2)
+    if cap.isOpened():
+        if config.passthrough:
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, config.width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, config.height)
+        cap.set(cv2.CAP_PROP_FPS, config.fps)
+    return cap
+
+
+def open_camera(config: VideoConfig, allow_raw: bool) -> _Opened:
+    """Open the configured camera and switch to raw JPEG output where possible. Raises SourceFault."""
+    kind, target = classify_device(config.device)
+    if kind is DeviceKind.FILE and not Path(str(target)).is_file():
+        raise SourceFault(f"no such video file: {target}")
+    cap = _new_capture(kind, target, config)
+    if not cap.isOpened():
+        cap.release()
+        raise SourceFault(f"cannot open camera {redact(config.device)}")
+    codec = _fourcc(cap)
+    raw = False
+    if allow_raw and config.passthrough and codec.upper() in _JPEG_FOURCCS:
+        prop, value = (cv2.CAP_PROP_CONVERT_RGB, 0) if kind is DeviceKind.V4L2 else (cv2.CAP_PROP_FORMAT, -1)
+        raw = bool(cap.set(prop, value))
+    return _Opened(cap, raw, float(cap.get(cv2.CAP_PROP_FPS) or 0.0), codec)
+
+
+class CameraSource:
+    """A `MediaSource` reading one camera on its own thread, reconnecting with backoff when it fails.
+
+    Threads: `start`/`stop` run on the owner's thread; everything else runs on the source's thread.
+    They share only the stop event. `delivered_fps` (measured over 2 s after a 1 s warm-up, at each
+    open) and `passthrough_active` are written by the source thread and only read by others.
+    """
+
+    def __init__(self, config: VideoConfig, clock: Clock, *, status: StatusSink | None = None,
+                 name: str = "camera") -> None:
+        self.name = name
+        self.delivered_fps: float | None = None
+        self.passthrough_active = False
+        self._config = config
+        self._clock = clock
+        self._health = Health(name, status)
+        self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s)
+        self._thread = SupervisedThread(name)
+        self._allow_raw = True  # cleared for good if the camera sends non-JPEG data in raw mode
+        self._seq = 0
+        self._warned_size = False
+        self._log = log.bind(source=name, device=redact(config.device))
+
+    def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
+        """Start capturing; opening happens on the source's thread.
+
+        `t0_ns` is ignored: packets carry their own capture times. Raises RuntimeError if started.
+        """
+        stop = self._thread.stop_event
+        self._thread.start(lambda: supervise(self.name, stop, self._backoff, self._health,
+                                             lambda: self._session(sink)))
+
+    def stop(self) -> None:
+        """Stop and join. Returns within about `read_timeout_s` (+ `open_timeout_s` while opening)."""
+        self._thread.stop()
+
+    def _session(self, sink: PacketSink) -> None:
+        kind, _ = classify_device(self._config.device)
+        pacer = _FilePacer(self._clock, self._thread) if kind is DeviceKind.FILE else None
+        limiter = RateLimiter(self._config.fps)
+        while not self._thread.stop_event.is_set():
+            opened = open_camera(self._config, self._allow_raw)
+            try:
+                frames = self._read_all(opened, sink, limiter, pacer)
+            finally:
+                opened.cap.release()
+            if self._thread.stop_event.is_set():
+                return
+            if pacer is None:
+                raise SourceFault("camera stream ended")
+            if not self._config.loop or frames == 0:
+                raise SourceEnded("end of video file")
+            self._log.info("camera_file_looped", frames=frames)
+
+    def _read_all(self, opened: _Opened, sink: PacketSink, limiter: RateLimiter,
+                  pacer: _FilePacer | None) -> int:
+        """Read until stop (returns), end of file (returns the frame count) or failure (raises)."""
+        self.passthrough_active = opened.raw
+        meter = _RateMeter()
+        width, height = self._config.width, self._config.height
+        frames = 0
+        while not self._thread.stop_event.is_set():
+            ok, frame = opened.cap.read()
+            if not ok or frame is None:
+                if pacer is not None:
+                    return frames
+                timeout = self._config.read_timeout_s
+                raise SourceFault(f"camera stream ended or sent no frame within {timeout:g} s")
+            if pacer is not None:
+                pacer.wait_for_frame(opened.reported_fps or self._config.fps)
+            now = self._clock.monotonic_ns()
+            if meter.tick(now):
+                self._report_rate(meter.fps)
+            if not limiter.keep(now):
+                continue
+            payload, delivered = self._payload(frame, opened.raw)
+            if frames == 0:
+                self._on_first_frame(opened, delivered)
+            frames += 1
+            sink(Packet(StreamKind.VIDEO, now, self._clock.wall_time(), self._seq, payload, width, height))
+            self._seq += 1
+        return frames
+
+    def _on_first_frame(self, opened: _Opened, delivered: tuple[int, int]) -> None:
+        cfg = self._config
+        mode = "jpeg-passthrough" if opened.raw else "decode-reencode"
+        detail = (f"{redact(cfg.device)}: requested {cfg.width}x{cfg.height}@{cfg.fps:g}, delivered "
+                  f"{delivered[0]}x{delivered[1]} (device reports {opened.reported_fps:g} fps, "
+                  f"codec {opened.codec or '?'}), {mode}")
+        self._log.info("camera_opened", requested=f"{cfg.width}x{cfg.height}@{cfg.fps:g}",
+                       delivered=f"{delivered[0]}x{delivered[1]}", reported_fps=opened.reported_fps,
+                       codec=opened.codec, mode=mode)
+        self._backoff.reset()
+        self._health.recovered(detail)
+
+    def _report_rate(self, fps: float) -> None:
+        self.delivered_fps = fps
+        self._log.info("camera_rate_measured", delivered_fps=round(fps, 2), requested_fps=self._config.fps)
+
+    def _payload(self, frame: Any, raw: bool) -> tuple[bytes, tuple[int, int]]:
+        """The JPEG to store, always of the configured size (the incident's track size), and the
+        size the camera delivered."""
+        want = (self._config.width, self._config.height)
+        if raw:
+            data = bytes(frame.tobytes())
+            size = jpeg_size(data)
+            if size is None:
+                self._allow_raw = False
+                raise SourceFault("camera sent a non-JPEG frame in pass-through mode; reopening without")
+            if size == want:
+                return data, size
+            image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                raise SourceFault("camera sent an undecodable JPEG")
+        else:
+            image = frame
+        height, width = image.shape[:2]
+        return self._encode(image, want), (width, height)
+
+    def _encode(self, image: Any, want: tuple[int, int]) -> bytes:
+        height, width = image.shape[:2]
+        if (width, height) != want:
+            if not self._warned_size:
+                self._warned_size = True
+                self._log.warning("camera_size_mismatch", delivered=f"{width}x{height}",
+                                  configured=f"{want[0]}x{want[1]}", action="scaled and re-encoded")
+            image = cv2.resize(image, want, interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._config.jpeg_quality])
+        if not ok:
+            raise SourceFault("cv2.imencode failed")
+        return bytes(buf.tobytes())
+
+
+class _RateMeter:
+    """Measures the delivered frame rate once per open, over `RATE_WINDOW_NS` after a warm-up of
+    `RATE_WARMUP_NS` (opening a stream delivers the frames buffered while probing in a burst).
+    `tick` is True once, when the measurement is done."""
+
+    def __init__(self) -> None:
+        self._opened_ns: int | None = None
+        self._first_ns: int | None = None
+        self._count = 0
+        self._done = False
+        self.fps = 0.0
+
+    def tick(self, now_ns: int) -> bool:
+        if self._done:
+            return False
+        if self._opened_ns is None:
+            self._opened_ns = now_ns
+        if now_ns - self._opened_ns < RATE_WARMUP_NS:
+            return False
+        if self._first_ns is None:
+            self._first_ns = now_ns
+        self._count += 1
+        elapsed = now_ns - self._first_ns
+        if elapsed < RATE_WINDOW_NS:
+            return False
+        self._done = True
+        self.fps = (self._count - 1) * NS_PER_S / elapsed
+        return True
+
+
+class _FilePacer:
+    """Plays a file at its own frame rate: frame n is released at t0 + n/fps on the daemon's clock."""
+
+    def __init__(self, clock: Clock, thread: SupervisedThread) -> None:
+        self._clock = clock
+        self._stop = thread.stop_event
+        self._t0_ns: int | None = None
+        self._due_s = 0.0
+
+    def wait_for_frame(self, fps: float) -> None:
+        now = self._clock.monotonic_ns()
+        if self._t0_ns is None:
+            self._t0_ns = now
+        due_ns = self._t0_ns + round(self._due_s * NS_PER_S)
+        self._due_s += 1.0 / fps
+        while now < due_ns and not self._stop.is_set():
+            self._stop.wait(min((due_ns - now) / NS_PER_S, 0.1))
+            now = self._clock.monotonic_ns()
