@@ -64,8 +64,12 @@ def record(root: Path, seconds: float, timestamps: str) -> tuple[Path, dict[str,
     camera.start()
     room = set_up_room(root / "room", pre_roll_s=2.0, post_roll_s=0.5)
     video = f'source = "camera"\ndevice = "{camera.url}"\nwidth = 320\nheight = 240'
-    configure_media(room.config, video=video, audio=f'source = "microphone"\ntimestamps = "{timestamps}"',
-                    recording=f"max_incident_s = {seconds + 60}")
+    configure_media(
+        room.config,
+        video=video,
+        audio=f'source = "microphone"\ntimestamps = "{timestamps}"',
+        recording=f"max_incident_s = {seconds + 60}",
+    )
     try:
         daemon = start_daemon(room, extra_env=pulse.env)
         try:
@@ -77,8 +81,11 @@ def record(root: Path, seconds: float, timestamps: str) -> tuple[Path, dict[str,
         tone.stop()
         pulse.stop()
     log = daemon.log_text()
-    counters = {"fifo_blocks_skipped": tone.skipped, "audio_clock_resyncs": log.count('"audio_clock_resync"'),
-                "audio_input_lost_lines": log.count('"audio_input_lost"')}
+    counters = {
+        "fifo_blocks_skipped": tone.skipped,
+        "audio_clock_resyncs": log.count('"audio_clock_resync"'),
+        "audio_input_lost_lines": log.count('"audio_input_lost"'),
+    }
     return decrypt_incident(daemon.state_dir, incident, room.officer_identity, root), counters
 
 
@@ -125,16 +132,22 @@ def report(pairs: list[tuple[float, float]], counters: dict[str, int], args: arg
     t = np.array([p[0] for p in pairs])
     o = np.array([p[1] for p in pairs])
     slope, intercept = np.polyfit(t, o, 1)
-    print(f"A/V offset (audio marker minus video marker), {len(pairs)} markers over {t[-1] - t[0]:.0f} s, "
-          f"timestamps={args.timestamps}:")
+    print(
+        f"A/V offset (audio marker minus video marker), {len(pairs)} markers over {t[-1] - t[0]:.0f} s, "
+        f"timestamps={args.timestamps}:"
+    )
     first, last = o[t < t[0] + 60].mean(), o[t > t[-1] - 60].mean()
     print(f"  first minute: mean {first:+.1f} ms; last minute: mean {last:+.1f} ms")
-    print(f"  all: mean {o.mean():+.1f} ms, sd {o.std():.1f} ms, min {o.min():+.1f} ms, "
-          f"max {o.max():+.1f} ms, max |offset| {np.abs(o).max():.1f} ms")
+    print(
+        f"  all: mean {o.mean():+.1f} ms, sd {o.std():.1f} ms, min {o.min():+.1f} ms, "
+        f"max {o.max():+.1f} ms, max |offset| {np.abs(o).max():.1f} ms"
+    )
     print(f"  linear drift: {slope * 600:+.2f} ms per 10 min (fit {intercept:+.1f} ms at t=0)")
     print(f"  {json.dumps(counters)}")
-    print(f"command: .venv/bin/python -m bench.bench_av_drift --seconds {args.seconds:g} "
-          f"--timestamps {args.timestamps}")
+    print(
+        f"command: .venv/bin/python -m bench.bench_av_drift --seconds {args.seconds:g} "
+        f"--timestamps {args.timestamps}"
+    )
 
 
 def main() -> int:

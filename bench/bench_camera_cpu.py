@@ -43,17 +43,48 @@ def cpu_seconds(pid: int) -> float:
 def make_clip(path: Path, size: str, fps: int) -> None:
     """10 s of camera-like MJPEG (a moving test picture with sensor-like noise, ~60-80 KB a frame)."""
     subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-         f"testsrc2=size={size}:rate={fps},noise=alls=6:allf=t", "-t", "10", "-c:v", "mjpeg", "-q:v", "4",
-         str(path)],
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate={fps},noise=alls=6:allf=t",
+            "-t",
+            "10",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "4",
+            str(path),
+        ],
         check=True,
     )
 
 
 def serve(clip: Path, port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", str(clip),
-         "-c", "copy", "-f", "mpjpeg", "-listen", "1", f"http://127.0.0.1:{port}/cam.mjpg"],
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(clip),
+            "-c",
+            "copy",
+            "-f",
+            "mpjpeg",
+            "-listen",
+            "1",
+            f"http://127.0.0.1:{port}/cam.mjpg",
+        ],
         stdin=subprocess.DEVNULL,
     )
 
@@ -66,8 +97,16 @@ def child(mode: str, url: str, seconds: float, size: str, fps: float) -> None:
 
     width, height = (int(v) for v in size.split("x"))
     frames = [0]
-    config = VideoConfig.model_validate({"source": "camera", "device": url, "width": width, "height": height,
-                                         "fps": fps, "passthrough": mode == "passthrough"})
+    config = VideoConfig.model_validate(
+        {
+            "source": "camera",
+            "device": url,
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "passthrough": mode == "passthrough",
+        }
+    )
     camera = CameraSource(config, SystemClock())
     camera.start(lambda _packet: frames.__setitem__(0, frames[0] + 1))
     time.sleep(seconds)
@@ -85,12 +124,17 @@ def daemon(root: Path, url: str, size: str, fps: float) -> subprocess.Popen[byte
     room = set_up_room(root)
     width, height = size.split("x")
     text = room.config.read_text()
-    media = (f'[video]\nsource = "camera"\ndevice = "{url}"\nwidth = {width}\nheight = {height}\n'
-             f'fps = {fps}\n\n[audio]\nsource = "none"\n\n')
-    room.config.write_text(text[: text.index("[video]")] + media + text[text.index("[recording]"):])
+    media = (
+        f'[video]\nsource = "camera"\ndevice = "{url}"\nwidth = {width}\nheight = {height}\n'
+        f'fps = {fps}\n\n[audio]\nsource = "none"\n\n'
+    )
+    room.config.write_text(text[: text.index("[video]")] + media + text[text.index("[recording]") :])
     with (root / "daemon.log").open("wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
-                                stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def readers(url_for: dict[str, str], seconds: float, size: str, fps: float) -> Procs:
@@ -98,15 +142,18 @@ def readers(url_for: dict[str, str], seconds: float, size: str, fps: float) -> P
     common = ["--seconds", str(seconds), "--size", size, "--fps", str(fps)]
     ffmpeg = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-i"]
     return {
-        "recorder pass-through": subprocess.Popen([*me, "--child", "passthrough", url_for["a"], *common],
-                                                  stdout=subprocess.PIPE),
-        "recorder decode+re-encode": subprocess.Popen([*me, "--child", "reencode", url_for["b"], *common],
-                                                      stdout=subprocess.PIPE),
+        "recorder pass-through": subprocess.Popen(
+            [*me, "--child", "passthrough", url_for["a"], *common], stdout=subprocess.PIPE
+        ),
+        "recorder decode+re-encode": subprocess.Popen(
+            [*me, "--child", "reencode", url_for["b"], *common], stdout=subprocess.PIPE
+        ),
         "ffmpeg -c copy (demux only)": subprocess.Popen(
             [*ffmpeg, url_for["c"], "-c", "copy", "-f", "null", "-"], stdin=subprocess.DEVNULL
         ),
-        "ffmpeg decode to null": subprocess.Popen([*ffmpeg, url_for["d"], "-f", "null", "-"],
-                                                  stdin=subprocess.DEVNULL),
+        "ffmpeg decode to null": subprocess.Popen(
+            [*ffmpeg, url_for["d"], "-f", "null", "-"], stdin=subprocess.DEVNULL
+        ),
     }
 
 
@@ -170,16 +217,22 @@ def _daemon_rate(log: Path) -> str:
 
 
 def _report(usage: dict[str, float], results: dict[str, str], args: argparse.Namespace) -> None:
-    print(f"HTTP MJPEG camera {args.size}@{args.fps:g}, {args.seconds:g} s measured, "
-          f"{os.cpu_count()} CPUs, CPU in % of one core:")
+    print(
+        f"HTTP MJPEG camera {args.size}@{args.fps:g}, {args.seconds:g} s measured, "
+        f"{os.cpu_count()} CPUs, CPU in % of one core:"
+    )
     reference = usage["ffmpeg decode to null"]
     for name, percent in usage.items():
         extra = f"  {results[name]}" if name in results else ""
         print(f"  {name:30s} {percent:6.1f} %   ({percent / reference:4.2f}x ffmpeg decode){extra}")
-    print(f"  pass-through saves {usage['recorder decode+re-encode'] / usage['recorder pass-through']:.1f}x "
-          f"the CPU of decode + re-encode")
-    print(f"command: .venv/bin/python -m bench.bench_camera_cpu --seconds {args.seconds:g} "
-          f"--size {args.size} --fps {args.fps:g}")
+    print(
+        f"  pass-through saves {usage['recorder decode+re-encode'] / usage['recorder pass-through']:.1f}x "
+        f"the CPU of decode + re-encode"
+    )
+    print(
+        f"command: .venv/bin/python -m bench.bench_camera_cpu --seconds {args.seconds:g} "
+        f"--size {args.size} --fps {args.fps:g}"
+    )
 
 
 if __name__ == "__main__":

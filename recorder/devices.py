@@ -68,8 +68,9 @@ def _enumerate(ioctl: Ioctl, fd: int, request: int, pack: Callable[[int], bytes]
 
 def _max_fps(ioctl: Ioctl, fd: int, fourcc: int, width: int, height: int) -> float | None:
     rates = []
-    for buf in _enumerate(ioctl, fd, VIDIOC_ENUM_FRAMEINTERVALS,
-                          lambda i: struct.pack("<5I32x", i, fourcc, width, height, 0)):
+    for buf in _enumerate(
+        ioctl, fd, VIDIOC_ENUM_FRAMEINTERVALS, lambda i: struct.pack("<5I32x", i, fourcc, width, height, 0)
+    ):
         kind, numerator, denominator = struct.unpack_from("<3I", buf, 16)
         if kind == V4L2_FRMIVAL_TYPE_DISCRETE and numerator:
             rates.append(denominator / numerator)
@@ -99,8 +100,12 @@ def probe_fd(fd: int, ioctl: Ioctl = fcntl.ioctl) -> tuple[bool, list[CameraForm
     if not caps & V4L2_CAP_VIDEO_CAPTURE:
         return False, []
     formats = []
-    for buf in _enumerate(ioctl, fd, VIDIOC_ENUM_FMT,
-                          lambda i: struct.pack("<3I32s2I12x", i, V4L2_BUF_TYPE_VIDEO_CAPTURE, 0, b"", 0, 0)):
+    for buf in _enumerate(
+        ioctl,
+        fd,
+        VIDIOC_ENUM_FMT,
+        lambda i: struct.pack("<3I32s2I12x", i, V4L2_BUF_TYPE_VIDEO_CAPTURE, 0, b"", 0, 0),
+    ):
         description = buf[12:44].split(b"\0", 1)[0].decode("utf-8", "replace")
         code = struct.unpack_from("<I", buf, 44)[0]
         formats.append(CameraFormat(_fourcc(code), description, _sizes(ioctl, fd, code)))
@@ -143,7 +148,7 @@ def _audio_inputs() -> tuple[list[dict[str, Any]], str | None]:
 
 
 def _print_table(cameras: list[Camera], inputs: list[dict[str, Any]], audio_error: str | None) -> None:
-    print("Cameras (video.source = \"camera\", video.device = the node, or better a stable path)")
+    print('Cameras (video.source = "camera", video.device = the node, or better a stable path)')
     for cam in cameras:
         print(f"  {cam.device}  {cam.name}" + ("" if cam.capture or cam.error else "  (not a capture node)"))
         for path in cam.stable_paths:
@@ -157,11 +162,13 @@ def _print_table(cameras: list[Camera], inputs: list[dict[str, Any]], audio_erro
         print("  none (no /dev/video* on this machine)")
     print("  Network cameras (http://…/mjpg, rtsp://…) and video files are not listed: use the URL or path.")
     print()
-    print("Audio inputs (audio.source = \"microphone\", audio.device = the name or index; \"\" = default)")
+    print('Audio inputs (audio.source = "microphone", audio.device = the name or index; "" = default)')
     for item in inputs:
         mark = "  (default)" if item["default"] else ""
-        print(f"  [{item['index']}] {item['name']}  {item['host_api']}, {item['channels']} ch, "
-              f"{item['default_samplerate']:g} Hz{mark}")
+        print(
+            f"  [{item['index']}] {item['name']}  {item['host_api']}, {item['channels']} ch, "
+            f"{item['default_samplerate']:g} Hz{mark}"
+        )
     if not inputs:
         print(f"  none{f' ({audio_error})' if audio_error else ''}")
 
@@ -172,8 +179,12 @@ def devices_command(as_json: bool) -> int:
     cameras = list_cameras()
     inputs, audio_error = _audio_inputs()
     if as_json:
-        print(json.dumps({"cameras": [asdict(c) for c in cameras], "audio_inputs": inputs,
-                          "audio_error": audio_error}, indent=2))
+        print(
+            json.dumps(
+                {"cameras": [asdict(c) for c in cameras], "audio_inputs": inputs, "audio_error": audio_error},
+                indent=2,
+            )
+        )
     else:
         _print_table(cameras, inputs, audio_error)
     return 0

@@ -118,8 +118,10 @@ def _fourcc(cap: Any) -> str:
 def _new_capture(kind: DeviceKind, target: int | str, config: VideoConfig) -> Any:
     if kind is not DeviceKind.V4L2:
         params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(config.open_timeout_s * 1000),
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC, round(config.read_timeout_s * 1000),
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            round(config.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            round(config.read_timeout_s * 1000),
         ]
         return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
     cap = cv2.VideoCapture(target, cv2.CAP_V4L2)
@@ -157,8 +159,9 @@ class CameraSource:
     open) and `passthrough_active` are written by the source thread and only read by others.
     """
 
-    def __init__(self, config: VideoConfig, clock: Clock, *, status: StatusSink | None = None,
-                 name: str = "camera") -> None:
+    def __init__(
+        self, config: VideoConfig, clock: Clock, *, status: StatusSink | None = None, name: str = "camera"
+    ) -> None:
         self.name = name
         self.delivered_fps: float | None = None
         self.passthrough_active = False
@@ -178,8 +181,9 @@ class CameraSource:
         `t0_ns` is ignored: packets carry their own capture times. Raises RuntimeError if started.
         """
         stop = self._thread.stop_event
-        self._thread.start(lambda: supervise(self.name, stop, self._backoff, self._health,
-                                             lambda: self._session(sink)))
+        self._thread.start(
+            lambda: supervise(self.name, stop, self._backoff, self._health, lambda: self._session(sink))
+        )
 
     def stop(self) -> None:
         """Stop and join. Returns within about `read_timeout_s` (+ `open_timeout_s` while opening)."""
@@ -203,8 +207,9 @@ class CameraSource:
                 raise SourceEnded("end of video file")
             self._log.info("camera_file_looped", frames=frames)
 
-    def _read_all(self, opened: _Opened, sink: PacketSink, limiter: RateLimiter,
-                  pacer: _FilePacer | None) -> int:
+    def _read_all(
+        self, opened: _Opened, sink: PacketSink, limiter: RateLimiter, pacer: _FilePacer | None
+    ) -> int:
         """Read until stop (returns), end of file (returns the frame count) or failure (raises)."""
         self.passthrough_active = opened.raw
         meter = _RateMeter()
@@ -235,12 +240,19 @@ class CameraSource:
     def _on_first_frame(self, opened: _Opened, delivered: tuple[int, int]) -> None:
         cfg = self._config
         mode = "jpeg-passthrough" if opened.raw else "decode-reencode"
-        detail = (f"{redact(cfg.device)}: requested {cfg.width}x{cfg.height}@{cfg.fps:g}, delivered "
-                  f"{delivered[0]}x{delivered[1]} (device reports {opened.reported_fps:g} fps, "
-                  f"codec {opened.codec or '?'}), {mode}")
-        self._log.info("camera_opened", requested=f"{cfg.width}x{cfg.height}@{cfg.fps:g}",
-                       delivered=f"{delivered[0]}x{delivered[1]}", reported_fps=opened.reported_fps,
-                       codec=opened.codec, mode=mode)
+        detail = (
+            f"{redact(cfg.device)}: requested {cfg.width}x{cfg.height}@{cfg.fps:g}, delivered "
+            f"{delivered[0]}x{delivered[1]} (device reports {opened.reported_fps:g} fps, "
+            f"codec {opened.codec or '?'}), {mode}"
+        )
+        self._log.info(
+            "camera_opened",
+            requested=f"{cfg.width}x{cfg.height}@{cfg.fps:g}",
+            delivered=f"{delivered[0]}x{delivered[1]}",
+            reported_fps=opened.reported_fps,
+            codec=opened.codec,
+            mode=mode,
+        )
         self._backoff.reset()
         self._health.recovered(detail)
 
@@ -273,8 +285,12 @@ class CameraSource:
         if (width, height) != want:
             if not self._warned_size:
                 self._warned_size = True
-                self._log.warning("camera_size_mismatch", delivered=f"{width}x{height}",
-                                  configured=f"{want[0]}x{want[1]}", action="scaled and re-encoded")
+                self._log.warning(
+                    "camera_size_mismatch",
+                    delivered=f"{width}x{height}",
+                    configured=f"{want[0]}x{want[1]}",
+                    action="scaled and re-encoded",
+                )
             image = cv2.resize(image, want, interpolation=cv2.INTER_AREA)
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self._config.jpeg_quality])
         if not ok:

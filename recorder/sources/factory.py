@@ -20,8 +20,9 @@ def build_sources(config: RoomConfig, clock: Clock, status: StatusSink) -> list[
     if video.source is VideoKind.TEST_PATTERN:
         sources.append(
             TestPatternSource(
-                TestPatternConfig(width=video.width, height=video.height, fps=video.fps,
-                                  jpeg_quality=video.jpeg_quality),
+                TestPatternConfig(
+                    width=video.width, height=video.height, fps=video.fps, jpeg_quality=video.jpeg_quality
+                ),
                 clock,
                 status=status,
             )

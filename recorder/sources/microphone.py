@@ -185,8 +185,13 @@ class SoundDeviceBackend:
         target: int | str | None = int(device) if device.strip().isdigit() else (device or None)
 
         def on_audio(indata: Any, frames: int, time_info: Any, status: Any) -> None:
-            callback(indata.tobytes(), frames, time_info.inputBufferAdcTime, time_info.currentTime,
-                     bool(status.input_overflow))
+            callback(
+                indata.tobytes(),
+                frames,
+                time_info.inputBufferAdcTime,
+                time_info.currentTime,
+                bool(status.input_overflow),
+            )
 
         stream = None
         try:
@@ -194,8 +199,14 @@ class SoundDeviceBackend:
             # replugged USB microphone or a restarted sound server is only found after re-initialising.
             sd._terminate()
             sd._initialize()
-            stream = sd.InputStream(samplerate=AUDIO_SAMPLE_RATE, channels=1, dtype="int16",
-                                    blocksize=blocksize, device=target, callback=on_audio)
+            stream = sd.InputStream(
+                samplerate=AUDIO_SAMPLE_RATE,
+                channels=1,
+                dtype="int16",
+                blocksize=blocksize,
+                device=target,
+                callback=on_audio,
+            )
             stream.start()
             name = sd.query_devices(stream.device)["name"]
         except (sd.PortAudioError, ValueError) as error:
@@ -213,8 +224,15 @@ class MicrophoneSource:
     the owner calls `start`/`stop`. The queue is the only hand-over; counters have one writer each.
     """
 
-    def __init__(self, config: AudioConfig, clock: Clock, *, status: StatusSink | None = None,
-                 backend: AudioBackend | None = None, name: str = "microphone") -> None:
+    def __init__(
+        self,
+        config: AudioConfig,
+        clock: Clock,
+        *,
+        status: StatusSink | None = None,
+        backend: AudioBackend | None = None,
+        name: str = "microphone",
+    ) -> None:
         self.name = name
         self.overflows = 0
         self.blocks_dropped = 0
@@ -238,8 +256,9 @@ class MicrophoneSource:
         `t0_ns` is ignored: packets carry their own capture times. Raises RuntimeError if started.
         """
         stop = self._thread.stop_event
-        self._thread.start(lambda: supervise(self.name, stop, self._backoff, self._health,
-                                             lambda: self._session(sink)))
+        self._thread.start(
+            lambda: supervise(self.name, stop, self._backoff, self._health, lambda: self._session(sink))
+        )
 
     def stop(self) -> None:
         """Stop and join (within about 0.1 s plus the time PortAudio takes to close the stream)."""
@@ -247,8 +266,15 @@ class MicrophoneSource:
 
     def _on_block(self, pcm: bytes, frames: int, adc_s: float, now_s: float, overflow: bool) -> None:
         arrival = self._clock.monotonic_ns()
-        block = Block(pcm, frames, arrival, round(adc_s * NS_PER_S), round(now_s * NS_PER_S), overflow,
-                      self._pending_drop)
+        block = Block(
+            pcm,
+            frames,
+            arrival,
+            round(adc_s * NS_PER_S),
+            round(now_s * NS_PER_S),
+            overflow,
+            self._pending_drop,
+        )
         if overflow:
             self.overflows += 1
         try:
@@ -310,8 +336,12 @@ class MicrophoneSource:
 
     def _on_first_block(self, description: str) -> None:
         self._backoff.reset()
-        self._log.info("microphone_opened", stream=description, blocksize=self._config.blocksize,
-                       timestamps=self._config.timestamps.value)
+        self._log.info(
+            "microphone_opened",
+            stream=description,
+            blocksize=self._config.blocksize,
+            timestamps=self._config.timestamps.value,
+        )
         self._health.recovered(description)
 
     def _check_alive(self, stream: InputStream, last_ns: int) -> None:

@@ -67,8 +67,14 @@ class PulseAudio:
             Path(self.env[key]).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(list(args), env={**os.environ, **self.env}, capture_output=True, text=True,
-                              timeout=20, check=check)
+        return subprocess.run(
+            list(args),
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=check,
+        )
 
     def _source_module(self) -> str:
         if self.fifo is not None:
@@ -77,9 +83,16 @@ class PulseAudio:
 
     def start(self) -> None:
         """Raises RuntimeError if the server does not come up."""
-        self._run("pulseaudio", "-D", "-n", "--exit-idle-time=-1", "--disallow-exit",
-                  "--load=module-native-protocol-unix", f"--load={self._source_module()}",
-                  f"--log-target=file:{self.root / 'pulseaudio.log'}")
+        self._run(
+            "pulseaudio",
+            "-D",
+            "-n",
+            "--exit-idle-time=-1",
+            "--disallow-exit",
+            "--load=module-native-protocol-unix",
+            f"--load={self._source_module()}",
+            f"--log-target=file:{self.root / 'pulseaudio.log'}",
+        )
         _wait_until(self.running, 10, "PulseAudio to answer")
 
     def running(self) -> bool:
@@ -118,9 +131,26 @@ def ffmpeg_mjpeg_server(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """ffmpeg serving HTTP MJPEG on 127.0.0.1 (`-listen 1`: one client; it exits when that one leaves)."""
     process = subprocess.Popen(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
-         f"testsrc=size={size}:rate={rate}", "-c:v", "mjpeg", "-q:v", "5", "-f", "mpjpeg", "-listen", "1",
-         f"http://127.0.0.1:{port}/cam.mjpg"],
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size={size}:rate={rate}",
+            "-c:v",
+            "mjpeg",
+            "-q:v",
+            "5",
+            "-f",
+            "mpjpeg",
+            "-listen",
+            "1",
+            f"http://127.0.0.1:{port}/cam.mjpg",
+        ],
         stdin=subprocess.DEVNULL,
     )
     try:
@@ -284,7 +314,7 @@ def _fifo_backlog(fd: int) -> int:
     return buf[0]
 
 
-RTSP_SERVER = '''
+RTSP_SERVER = """
 import sys, gi
 gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0")
 from gi.repository import Gst, GstRtspServer, GLib
@@ -299,7 +329,7 @@ factory.set_launch("( videotestsrc is-live=true ! video/x-raw,format=I420,width=
 server.get_mount_points().add_factory("/cam", factory); server.attach(None)
 print("ready", flush=True)
 GLib.MainLoop().run()
-'''
+"""
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 
@@ -308,9 +338,11 @@ def rtsp_available() -> bool:
     """True if Debian's python3 has GStreamer's RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0)."""
     if not shutil.which(DEBIAN_PYTHON):
         return False
-    probe = ('import gi; gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0"); '
-             'from gi.repository import Gst, GstRtspServer; Gst.init(None); '
-             'assert all(Gst.ElementFactory.find(e) for e in ("x264enc", "jpegenc", "rtpjpegpay"))')
+    probe = (
+        'import gi; gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0"); '
+        "from gi.repository import Gst, GstRtspServer; Gst.init(None); "
+        'assert all(Gst.ElementFactory.find(e) for e in ("x264enc", "jpegenc", "rtpjpegpay"))'
+    )
     return subprocess.run([DEBIAN_PYTHON, "-c", probe], capture_output=True, timeout=20).returncode == 0
 
 
@@ -319,8 +351,9 @@ def rtsp_server(root: Path, port: int, codec: str) -> Iterator[str]:
     """A GStreamer RTSP server on 127.0.0.1 (`codec` 'h264' or 'jpeg'); yields its URL."""
     script = root / "rtsp_server.py"
     script.write_text(RTSP_SERVER)
-    process = subprocess.Popen([DEBIAN_PYTHON, str(script), str(port), codec], stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [DEBIAN_PYTHON, str(script), str(port), codec], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     try:
         assert process.stdout is not None
         if process.stdout.readline().strip() != b"ready":
@@ -355,8 +388,12 @@ class Demuxed:
 def decrypt_incident(state_dir: Path, incident: str, identity: Path, out: Path) -> Path:
     """Decrypt with the stock `age` tool (proves the file is a standard, complete age file)."""
     mkv = out / f"{incident}.mkv"
-    subprocess.run(["age", "-d", "-i", str(identity), "-o", str(mkv), str(state_dir / f"{incident}.age")],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["age", "-d", "-i", str(identity), "-o", str(mkv), str(state_dir / f"{incident}.age")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return mkv
 
 

@@ -38,8 +38,14 @@ def test_unreachable_camera_degrades_at_once_and_backs_off_to_the_cap() -> None:
 
 def test_stop_interrupts_a_long_backoff_wait() -> None:
     collector = Collector()
-    config = VideoConfig.model_validate({"source": "camera", "device": f"http://127.0.0.1:{free_port()}/x",
-                                         "reconnect_initial_s": 30, "reconnect_max_s": 60})
+    config = VideoConfig.model_validate(
+        {
+            "source": "camera",
+            "device": f"http://127.0.0.1:{free_port()}/x",
+            "reconnect_initial_s": 30,
+            "reconnect_max_s": 60,
+        }
+    )
     camera = CameraSource(config, SystemClock(), status=collector.status)
     camera.start(collector.packet)
     collector.wait(lambda: len(collector.statuses) > 0, 2, "the failure")

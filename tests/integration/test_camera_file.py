@@ -24,9 +24,23 @@ FILE_FRAMES = 10
 
 def _make_clip(path: Path, codec: str) -> Path:
     subprocess.run(
-        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-         f"testsrc=size=320x240:rate={FILE_FPS}", "-frames:v", str(FILE_FRAMES), "-c:v", codec, str(path)],
-        check=True, timeout=60,
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc=size=320x240:rate={FILE_FPS}",
+            "-frames:v",
+            str(FILE_FRAMES),
+            "-c:v",
+            codec,
+            str(path),
+        ],
+        check=True,
+        timeout=60,
     )
     return path
 

@@ -127,8 +127,10 @@ def test_failures_and_recoveries_are_audited_against_the_incident(unplugged: Unp
         if e["event"] in ("source_failed", "source_recovered")
     ]
     assert events == [
-        ("source_failed", "camera"), ("source_recovered", "camera"),
-        ("source_failed", "microphone"), ("source_recovered", "microphone"),
+        ("source_failed", "camera"),
+        ("source_recovered", "camera"),
+        ("source_failed", "microphone"),
+        ("source_recovered", "microphone"),
     ]
     incidents = {e["data"]["incident"] for e in unplugged.audit if e["event"] == "source_failed"}  # type: ignore[index]
     assert incidents == {unplugged.incident}

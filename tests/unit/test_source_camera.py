@@ -50,8 +50,10 @@ def test_jpeg_size_rejects_what_is_not_a_jpeg(data: bytes) -> None:
 def _kept(source_fps: float, target_fps: float, seconds: float, jitter_ms: float = 0) -> int:
     limiter = RateLimiter(target_fps)
     rng = np.random.default_rng(1)
-    times = [round(i * NS / source_fps + rng.uniform(-jitter_ms, jitter_ms) * 1e6)
-             for i in range(int(seconds * source_fps))]
+    times = [
+        round(i * NS / source_fps + rng.uniform(-jitter_ms, jitter_ms) * 1e6)
+        for i in range(int(seconds * source_fps))
+    ]
     return sum(limiter.keep(t) for t in times)
 
 

@@ -100,8 +100,10 @@ def test_nodes_are_found_in_sysfs_and_unopenable_ones_say_why(tmp_path: Path) ->
         (tmp_path / "sys" / f"video{index}").mkdir(parents=True)
         (tmp_path / "sys" / f"video{index}" / "name").write_text(name + "\n")
     cameras = list_cameras(tmp_path / "sys", tmp_path / "dev")
-    assert [(c.device, c.name) for c in cameras] == [(str(tmp_path / "dev" / "video2"), "Cam A"),
-                                                      (str(tmp_path / "dev" / "video10"), "Cam B")]
+    assert [(c.device, c.name) for c in cameras] == [
+        (str(tmp_path / "dev" / "video2"), "Cam A"),
+        (str(tmp_path / "dev" / "video10"), "Cam B"),
+    ]
     assert all(c.error for c in cameras)
 
 

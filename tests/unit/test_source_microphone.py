@@ -25,8 +25,14 @@ BLOCK_NS = 20 * MS
 STREAM_OFFSET = 1_800_000_000 * NS  # PortAudio's clock here is CLOCK_REALTIME, far from CLOCK_MONOTONIC
 
 
-def _blocks(count: int, *, adc: bool = True, latency: Callable[[int], int] = lambda i: 0,
-            period_ns: float = BLOCK_NS, t0: int = 50 * NS) -> Iterator[tuple[int, Block]]:
+def _blocks(
+    count: int,
+    *,
+    adc: bool = True,
+    latency: Callable[[int], int] = lambda i: 0,
+    period_ns: float = BLOCK_NS,
+    t0: int = 50 * NS,
+) -> Iterator[tuple[int, Block]]:
     """(true capture time, block) pairs; block i is captured at t0 + i * period and arrives after its
     last sample plus `latency(i)`."""
     for i in range(count):
@@ -72,8 +78,9 @@ def test_an_adc_time_later_than_the_block_could_have_arrived_is_not_believed() -
 
 def test_arrival_mode_finds_the_earliest_arrival() -> None:
     rng = np.random.default_rng(3)
-    errors = _errors_ms(AudioClock(use_adc=False),
-                        _blocks(500, latency=lambda i: int((0.5 + rng.uniform(0, 5)) * MS)))
+    errors = _errors_ms(
+        AudioClock(use_adc=False), _blocks(500, latency=lambda i: int((0.5 + rng.uniform(0, 5)) * MS))
+    )
     assert all(0 <= e < 1.5 for e in errors[100:])
 
 
@@ -160,9 +167,12 @@ class Harness:
         self.backend = backend
         self.packets: list[Packet] = []
         self.statuses: list[tuple[bool, str]] = []
-        self.source = MicrophoneSource(AudioConfig.model_validate(fields), SystemClock(),
-                                       status=lambda _n, ok, detail: self.statuses.append((ok, detail)),
-                                       backend=backend)
+        self.source = MicrophoneSource(
+            AudioConfig.model_validate(fields),
+            SystemClock(),
+            status=lambda _n, ok, detail: self.statuses.append((ok, detail)),
+            backend=backend,
+        )
 
     def wait(self, predicate: Callable[[], bool], what: str, timeout_s: float = 3) -> None:
         deadline = time.monotonic() + timeout_s
@@ -275,6 +285,8 @@ def test_blocks_dated_before_their_stream_was_opened_are_dropped(harness: Harnes
 
 
 def test_the_module_does_not_load_portaudio_until_a_microphone_is_opened() -> None:
-    code = ("import sys; import recorder.sources.factory, recorder.sources.microphone; "
-            "assert 'sounddevice' not in sys.modules")
+    code = (
+        "import sys; import recorder.sources.factory, recorder.sources.microphone; "
+        "assert 'sounddevice' not in sys.modules"
+    )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -97,6 +97,7 @@ def test_an_ended_source_is_reported_and_not_restarted() -> None:
 
 def test_supervised_thread_stop_wakes_a_waiting_target_and_joins() -> None:
     thread = SupervisedThread("x")
+
     def target() -> None:
         thread.stop_event.wait(30)
 
