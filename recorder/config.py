@@ -71,6 +71,7 @@ class AudioTimestamps(enum.Enum):
 
 
 class AudioConfig(Strict):
+    enabled: bool = Field(True, description="Record audio at all (False: video only, whatever the source).")
     source: AudioKind = Field(AudioKind.TEST_TONE, description="Where audio comes from.")
     device: str = Field("", description="For source='microphone': a sounddevice name or index; '' = default.")
     in_pre_roll: bool = Field(
@@ -95,6 +96,11 @@ class AudioConfig(Strict):
         0.5, gt=0, le=60, description="First wait before reopening a failed microphone."
     )
     reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest wait between reopening attempts.")
+
+    @property
+    def active(self) -> bool:
+        """Whether audio is captured: enabled and a source configured."""
+        return self.enabled and self.source is not AudioKind.NONE
 
     @model_validator(mode="after")
     def _backoff_order(self) -> AudioConfig:

@@ -17,7 +17,7 @@ import structlog
 
 from recorder.audit.log import AuditLog
 from recorder.clock import Clock
-from recorder.config import AudioKind, RoomConfig
+from recorder.config import RoomConfig
 from recorder.control.protocol import ErrorCode, Request
 from recorder.errors import ProtocolError, StorageError
 from recorder.incident.writer import IncidentOutput, IncidentWriter
@@ -175,7 +175,7 @@ class Room:
             "file": path.name,
             "pre_roll": asdict(snapshot.stats),
             "audio": {
-                "enabled": self._config.audio.source is not AudioKind.NONE,
+                "enabled": self._config.audio.active,
                 "in_pre_roll": self._config.audio.in_pre_roll,
             },
         }

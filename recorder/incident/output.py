@@ -6,7 +6,7 @@ from pathlib import Path
 
 import structlog
 
-from recorder.config import AudioKind, RoomConfig, VideoKind
+from recorder.config import RoomConfig, VideoKind
 from recorder.errors import StorageError
 from recorder.incident.age_keys import Recipient
 from recorder.incident.age_writer import AgeWriter, open_incident_file
@@ -84,4 +84,4 @@ def open_incident_output(config: RoomConfig, incident: str) -> tuple[AgeMatroska
     video = None
     if config.video.source is not VideoKind.NONE:
         video = VideoParams(width=config.video.width, height=config.video.height, fps=config.video.fps)
-    return AgeMatroskaOutput(age, video, audio=config.audio.source is not AudioKind.NONE), path
+    return AgeMatroskaOutput(age, video, audio=config.audio.active), path

@@ -31,9 +31,10 @@ def build_sources(config: RoomConfig, clock: Clock, status: StatusSink) -> list[
         from recorder.sources.camera import CameraSource
 
         sources.append(CameraSource(video, clock, status=status))
-    if config.audio.source is AudioKind.TEST_TONE:
+    audio = config.audio
+    if audio.active and audio.source is AudioKind.TEST_TONE:
         sources.append(TestToneSource(TestToneConfig(), clock, status=status))
-    elif config.audio.source is AudioKind.MICROPHONE:
+    elif audio.active and audio.source is AudioKind.MICROPHONE:
         from recorder.sources.microphone import MicrophoneSource
 
         sources.append(MicrophoneSource(config.audio, clock, status=status))

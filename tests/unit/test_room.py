@@ -10,7 +10,7 @@ import pytest
 from recorder.audit.log import AuditLog
 from recorder.audit.verify import read_entries
 from recorder.clock import ManualClock
-from recorder.config import RoomConfig, parse_config
+from recorder.config import AudioKind, RoomConfig, parse_config
 from recorder.control.protocol import Request
 from recorder.errors import ProtocolError
 from recorder.incident.age_keys import Identity
@@ -174,3 +174,21 @@ def test_failed_incident_write_shows_storage_as_degraded(tmp_path: Path) -> None
     assert h.room.status()["degraded"] == ["storage"]
     assert "source_failed" in h.events()
     assert h.room.state is State.RECORDING  # the daemon keeps going; the buttons see the problem
+
+
+def test_audio_disabled_is_the_effective_policy_in_the_audit(tmp_path: Path) -> None:
+    from recorder.sources.factory import build_sources
+
+    config = _config(tmp_path)
+    config = config.model_copy(
+        update={"audio": config.audio.model_copy(update={"enabled": False, "source": AudioKind.TEST_TONE})}
+    )
+    assert [s.name for s in build_sources(config, ManualClock(), lambda *_: None)] == ["test-pattern"]
+    h = Harness(tmp_path)
+    h.room._config = config
+    h.feed(1)
+    h.request("trigger")
+    started = next(
+        e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_started"
+    )
+    assert started["data"]["audio"] == {"enabled": False, "in_pre_roll": True}
