@@ -38,6 +38,11 @@ echo "==> installing room-recorder into .venv"
 
 case "${1:-}" in
   demo) shift; exec .venv/bin/recorder demo "$@" ;;
-  test) shift; exec .venv/bin/python -m pytest "$@" ;;
+  test)
+    shift
+    echo "==> ruff and mypy --strict"
+    .venv/bin/ruff check .
+    .venv/bin/mypy
+    exec .venv/bin/python -m pytest "$@" ;;
   *) echo "usage: $0 demo|test [args...]" >&2; exit 2 ;;
 esac
