@@ -14,6 +14,11 @@ from av.video.reformatter import ColorRange
 
 MS = Fraction(1, 1000)
 AAC_FRAME = 1024
+TIMELINE_TOLERANCE_MS = 20
+"""Audio timestamps that differ from the running sample count by less than this are taken as
+jitter (Matroska's 1 ms rounding, a steered microphone clock) and the samples stay contiguous;
+larger gaps (a dropout, a reconnect) become silence and larger overlaps are trimmed. A 1 ms
+tolerance dropped and padded real samples at every jittery block and drifted by ~2 ms/s."""
 
 if TYPE_CHECKING:
     AnyPacket = av.Packet[av.stream.Stream]  # generic only in the stubs
@@ -91,7 +96,7 @@ class AudioTimeline:
     """Lays decoded audio on a sample clock and feeds AAC whole frames.
 
     Sample positions come from the input timestamps: a gap becomes silence, an overlap is dropped,
-    and differences under 1 ms (Matroska's timestamp resolution) are ignored.
+    and differences under TIMELINE_TOLERANCE_MS are ignored.
     """
 
     def __init__(self, out: av.container.OutputContainer, rate: int) -> None:
@@ -116,7 +121,7 @@ class AudioTimeline:
         if self._pending_start is None:
             self._pending_start = start
         gap = start - (self._pending_start + self._pending.size)
-        tolerance = self._rate // 1000
+        tolerance = self._rate * TIMELINE_TOLERANCE_MS // 1000
         if gap > tolerance:
             samples = np.concatenate((np.zeros(gap, dtype=np.float32), samples))
         elif gap < -tolerance:

@@ -291,3 +291,22 @@ def test_export_refuses_unknown_formats_and_unreadable_input(muxed: Muxed, tmp_p
     with pytest.raises(IncidentFormatError):
         export(garbage, tmp_path / "out.mp4")
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_mp4_audio_keeps_its_samples_when_timestamps_jitter(tmp_path: Path) -> None:
+    """A microphone's steered timestamps jitter by a few ms around the sample count; the MP4's
+    audio must stay contiguous (no samples dropped or silence inserted) and keep its markers."""
+    import random
+
+    rng = random.Random(7)
+    src, dst = tmp_path / "jitter.mkv", tmp_path / "jitter.mp4"
+    with src.open("wb") as out:
+        muxer = MatroskaMuxer(out, None, True, t0_ns=0)
+        for block in blocks_from(TestToneConfig(), 0, 50 * 20):
+            pts = block.pts_ns + 10_000_000 + rng.randint(-3_000_000, 3_000_000)
+            muxer.write(Packet(block.stream, pts, block.wall_time, block.seq, block.payload))
+        muxer.close()
+    export(src, dst)
+    mkv_onsets, mp4_onsets = _audio_onsets(src), _audio_onsets(dst)
+    assert len(mp4_onsets) == len(mkv_onsets) == 20
+    assert max(abs(a - b) for a, b in zip(mkv_onsets, mp4_onsets, strict=True)) < 0.005
