@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import structlog
 
 from recorder.clock import Clock
 from recorder.sources.base import PacketSink, StatusSink
+from recorder.sources.reconnect import SupervisedThread
 
 log = structlog.get_logger()
 
@@ -21,26 +20,19 @@ class ThreadedSource:
         self.name = name
         self._clock = clock
         self._status = status
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = SupervisedThread(name)
+        self._stop = self._thread.stop_event
 
     def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
-        """Start producing; `t0_ns` (default: now) is the start instant shared by all sources."""
-        if self._thread is not None:
-            raise RuntimeError(f"source {self.name} already started")
+        """Start producing; `t0_ns` (default: now) is the start instant shared by all sources.
+
+        Raises RuntimeError if already started."""
         t0 = self._clock.monotonic_ns() if t0_ns is None else t0_ns
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, args=(sink, t0), name=f"src-{self.name}", daemon=True
-        )
-        self._thread.start()
+        self._thread.start(lambda: self._run(sink, t0))
 
     def stop(self) -> None:
         """Stop the thread and join it; safe to call twice."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._thread.stop()
 
     def _report(self, healthy: bool, detail: str) -> None:
         if self._status is not None:
