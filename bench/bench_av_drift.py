@@ -8,7 +8,8 @@ Starts a private PulseAudio server whose only source is a pipe, our HTTP MJPEG m
 in the first frame of every second, a 1 kHz burst at the start of every second). A `recorder run`
 daemon captures both through OpenCV and sounddevice, is triggered, records for --seconds and is
 cleared. The incident is decrypted with the stock `age` and every second's video marker is paired
-with the nearest audio onset: the offsets, their spread and their linear drift are printed.
+with the nearest audio onset: the offsets, their spread and their linear drift are printed, for the
+incident's Matroska and for its MP4 export (H.264 + AAC, decoded).
 It uses the integration tests' media servers (tests/integration/media_servers.py).
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recorder.demo import set_up_room
+from recorder.incident.export import export
 from recorder.sources.test_pattern import TestPatternConfig, has_sync_marker
 from recorder.sources.test_tone import find_sync_onsets
 from tests.integration.media_servers import (
@@ -37,6 +39,7 @@ from tests.integration.media_servers import (
     MjpegServer,
     PulseAudio,
     configure_media,
+    decoded_markers,
     decrypt_incident,
     free_port,
 )
@@ -104,6 +107,15 @@ def _trigger_and_wait(daemon: RunningDaemon, seconds: float) -> str:
     return incident
 
 
+def mp4_offsets(mkv: Path) -> list[tuple[float, float]]:
+    """The same pairs in the MP4 export of the incident, from decoded frames and decoded AAC."""
+    mp4 = mkv.with_suffix(".mp4")
+    export(mkv, mp4)
+    video, audio = decoded_markers(mp4)
+    first, last = audio[0] - 500, audio[-1] + 500
+    return [(v / 1000, min(audio, key=lambda a: abs(a - v)) - v) for v in video if first <= v <= last]
+
+
 def offsets(mkv: Path) -> list[tuple[float, float]]:
     """(video marker time s, audio onset minus video marker ms) for every marker inside the audio."""
     video: list[float] = []
@@ -128,14 +140,12 @@ def offsets(mkv: Path) -> list[tuple[float, float]]:
     return [(v / 1000, min(onsets, key=lambda a: abs(a - v)) - v) for v in video if first <= v <= last]
 
 
-def report(pairs: list[tuple[float, float]], counters: dict[str, int], args: argparse.Namespace) -> None:
+def report(pairs: list[tuple[float, float]], label: str) -> None:
     t = np.array([p[0] for p in pairs])
     o = np.array([p[1] for p in pairs])
     slope, intercept = np.polyfit(t, o, 1)
-    print(
-        f"A/V offset (audio marker minus video marker), {len(pairs)} markers over {t[-1] - t[0]:.0f} s, "
-        f"timestamps={args.timestamps}:"
-    )
+    span_s = t[-1] - t[0]
+    print(f"{label}: A/V offset (audio marker minus video marker), {len(pairs)} markers over {span_s:.0f} s:")
     first, last = o[t < t[0] + 60].mean(), o[t > t[-1] - 60].mean()
     print(f"  first minute: mean {first:+.1f} ms; last minute: mean {last:+.1f} ms")
     print(
@@ -143,7 +153,10 @@ def report(pairs: list[tuple[float, float]], counters: dict[str, int], args: arg
         f"max {o.max():+.1f} ms, max |offset| {np.abs(o).max():.1f} ms"
     )
     print(f"  linear drift: {slope * 600:+.2f} ms per 10 min (fit {intercept:+.1f} ms at t=0)")
-    print(f"  {json.dumps(counters)}")
+
+
+def print_command(counters: dict[str, int], args: argparse.Namespace) -> None:
+    print(json.dumps(counters))
     print(
         f"command: .venv/bin/python -m bench.bench_av_drift --seconds {args.seconds:g} "
         f"--timestamps {args.timestamps}"
@@ -163,7 +176,9 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     try:
         mkv, counters = record(root, args.seconds, args.timestamps)
-        report(offsets(mkv), counters, args)
+        report(offsets(mkv), f"incident (Matroska), timestamps={args.timestamps}")
+        report(mp4_offsets(mkv), "MP4 export")
+        print_command(counters, args)
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)
