@@ -39,7 +39,7 @@ from recorder.hygiene import wipe_freed_memory
 from recorder.incident.age_keys import Identity
 from recorder.incident.age_reader import decrypt
 from recorder.incident.age_writer import CHUNK_SIZE, PAYLOAD_NONCE_SIZE, SEALED_CHUNK_SIZE
-from recorder.packet import AUDIO_SAMPLE_BYTES, AUDIO_SAMPLE_RATE, Packet, StreamKind
+from recorder.packet import AUDIO_SAMPLE_BYTES, AUDIO_SAMPLE_RATE, Packet, StreamKind, samples_to_ns
 from recorder.ring import EncryptedRing
 from recorder.router import PacketRouter
 from recorder.secure_memory import KeyVault
@@ -50,7 +50,7 @@ from recorder.sources.test_pattern import (
     frame_packet,
     render_frame,
 )
-from recorder.sources.test_tone import TestToneConfig, block_packet, render_block, samples_to_ns
+from recorder.sources.test_tone import TestToneConfig, block_packet, render_block
 from tests.support import RunningDaemon, start_daemon, wait_for_state
 
 WIDTH, HEIGHT, FPS = 1280, 720, 15.0

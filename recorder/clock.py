@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Protocol
 
+NS_PER_S = 1_000_000_000
+
 
 class Clock(Protocol):
     def monotonic_ns(self) -> int: ...

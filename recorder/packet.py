@@ -10,6 +10,11 @@ AUDIO_CHANNELS = 1
 AUDIO_SAMPLE_BYTES = 2  # signed 16-bit little-endian PCM
 
 
+def samples_to_ns(samples: int) -> int:
+    """Duration of `samples` audio samples at AUDIO_SAMPLE_RATE, in ns (rounded down)."""
+    return samples * 1_000_000_000 // AUDIO_SAMPLE_RATE
+
+
 class StreamKind(enum.Enum):
     VIDEO = "video"
     AUDIO = "audio"
@@ -42,4 +47,4 @@ class Packet:
     @property
     def duration_ns(self) -> int:
         """Duration of an audio block; video frames report 0 (their duration is the frame interval)."""
-        return self.audio_samples * 1_000_000_000 // AUDIO_SAMPLE_RATE
+        return samples_to_ns(self.audio_samples)

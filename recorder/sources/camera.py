@@ -24,18 +24,9 @@ from recorder.clock import Clock
 from recorder.config import VideoConfig
 from recorder.packet import Packet, StreamKind
 from recorder.sources.base import PacketSink, StatusSink
-from recorder.sources.reconnect import (
-    Backoff,
-    Health,
-    SourceEnded,
-    SourceFault,
-    SupervisedThread,
-    supervise,
-)
+from recorder.sources.frame_timing import FilePacer, RateLimiter, RateMeter
+from recorder.sources.reconnect import ReconnectingSource, SourceEnded, SourceFault
 
-NS_PER_S = 1_000_000_000
-RATE_WINDOW_NS = 2 * NS_PER_S
-RATE_WARMUP_NS = NS_PER_S
 _JPEG_FOURCCS = {"MJPG", "JPEG"}
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
@@ -87,21 +78,6 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-class RateLimiter:
-    """Keeps at most `fps` frames a second from a faster camera (a quarter-period of jitter allowed)."""
-
-    def __init__(self, fps: float) -> None:
-        self._period_ns = round(NS_PER_S / fps)
-        self._next_ns: int | None = None
-
-    def keep(self, now_ns: int) -> bool:
-        if self._next_ns is not None and now_ns < self._next_ns - self._period_ns // 4:
-            return False
-        due = now_ns if self._next_ns is None else self._next_ns
-        self._next_ns = max(due + self._period_ns, now_ns - self._period_ns)
-        return True
-
-
 @dataclass(frozen=True, slots=True)
 class _Opened:
     cap: Any  # cv2.VideoCapture (untyped)
@@ -151,7 +127,7 @@ def open_camera(config: VideoConfig, allow_raw: bool) -> _Opened:
     return _Opened(cap, raw, float(cap.get(cv2.CAP_PROP_FPS) or 0.0), codec)
 
 
-class CameraSource:
+class CameraSource(ReconnectingSource):
     """A `MediaSource` reading one camera on its own thread, reconnecting with backoff when it fails.
 
     Threads: `start`/`stop` run on the owner's thread; everything else runs on the source's thread.
@@ -162,36 +138,19 @@ class CameraSource:
     def __init__(
         self, config: VideoConfig, clock: Clock, *, status: StatusSink | None = None, name: str = "camera"
     ) -> None:
-        self.name = name
+        super().__init__(name, status, config.reconnect_initial_s, config.reconnect_max_s)
         self.delivered_fps: float | None = None
         self.passthrough_active = False
         self._config = config
         self._clock = clock
-        self._health = Health(name, status)
-        self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s)
-        self._thread = SupervisedThread(name)
         self._allow_raw = True  # cleared for good if the camera sends non-JPEG data in raw mode
         self._seq = 0
         self._warned_size = False
         self._log = log.bind(source=name, device=redact(config.device))
 
-    def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
-        """Start capturing; opening happens on the source's thread.
-
-        `t0_ns` is ignored: packets carry their own capture times. Raises RuntimeError if started.
-        """
-        stop = self._thread.stop_event
-        self._thread.start(
-            lambda: supervise(self.name, stop, self._backoff, self._health, lambda: self._session(sink))
-        )
-
-    def stop(self) -> None:
-        """Stop and join. Returns within about `read_timeout_s` (+ `open_timeout_s` while opening)."""
-        self._thread.stop()
-
     def _session(self, sink: PacketSink) -> None:
         kind, _ = classify_device(self._config.device)
-        pacer = _FilePacer(self._clock, self._thread) if kind is DeviceKind.FILE else None
+        pacer = FilePacer(self._clock, self._thread.stop_event) if kind is DeviceKind.FILE else None
         limiter = RateLimiter(self._config.fps)
         while not self._thread.stop_event.is_set():
             opened = open_camera(self._config, self._allow_raw)
@@ -208,11 +167,11 @@ class CameraSource:
             self._log.info("camera_file_looped", frames=frames)
 
     def _read_all(
-        self, opened: _Opened, sink: PacketSink, limiter: RateLimiter, pacer: _FilePacer | None
+        self, opened: _Opened, sink: PacketSink, limiter: RateLimiter, pacer: FilePacer | None
     ) -> int:
         """Read until stop (returns), end of file (returns the frame count) or failure (raises)."""
         self.passthrough_active = opened.raw
-        meter = _RateMeter()
+        meter = RateMeter()
         width, height = self._config.width, self._config.height
         frames = 0
         while not self._thread.stop_event.is_set():
@@ -296,53 +255,3 @@ class CameraSource:
         if not ok:
             raise SourceFault("cv2.imencode failed")
         return bytes(buf.tobytes())
-
-
-class _RateMeter:
-    """Measures the delivered frame rate once per open, over `RATE_WINDOW_NS` after a warm-up of
-    `RATE_WARMUP_NS` (opening a stream delivers the frames buffered while probing in a burst).
-    `tick` is True once, when the measurement is done."""
-
-    def __init__(self) -> None:
-        self._opened_ns: int | None = None
-        self._first_ns: int | None = None
-        self._count = 0
-        self._done = False
-        self.fps = 0.0
-
-    def tick(self, now_ns: int) -> bool:
-        if self._done:
-            return False
-        if self._opened_ns is None:
-            self._opened_ns = now_ns
-        if now_ns - self._opened_ns < RATE_WARMUP_NS:
-            return False
-        if self._first_ns is None:
-            self._first_ns = now_ns
-        self._count += 1
-        elapsed = now_ns - self._first_ns
-        if elapsed < RATE_WINDOW_NS:
-            return False
-        self._done = True
-        self.fps = (self._count - 1) * NS_PER_S / elapsed
-        return True
-
-
-class _FilePacer:
-    """Plays a file at its own frame rate: frame n is released at t0 + n/fps on the daemon's clock."""
-
-    def __init__(self, clock: Clock, thread: SupervisedThread) -> None:
-        self._clock = clock
-        self._stop = thread.stop_event
-        self._t0_ns: int | None = None
-        self._due_s = 0.0
-
-    def wait_for_frame(self, fps: float) -> None:
-        now = self._clock.monotonic_ns()
-        if self._t0_ns is None:
-            self._t0_ns = now
-        due_ns = self._t0_ns + round(self._due_s * NS_PER_S)
-        self._due_s += 1.0 / fps
-        while now < due_ns and not self._stop.is_set():
-            self._stop.wait(min((due_ns - now) / NS_PER_S, 0.1))
-            now = self._clock.monotonic_ns()

@@ -1,4 +1,5 @@
-"""Reconnect supervision shared by the device sources: exponential backoff and one-shot health reports."""
+"""Reconnect supervision shared by the device sources: exponential backoff, one-shot health reports,
+the supervised thread, and `ReconnectingSource`, the base of the camera and microphone sources."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 import structlog
 
 from recorder.errors import DeviceError
-from recorder.sources.base import StatusSink
+from recorder.sources.base import PacketSink, StatusSink
 
 log = structlog.get_logger()
 
@@ -125,3 +126,35 @@ class SupervisedThread:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+class ReconnectingSource:
+    """Base of the device sources (a `MediaSource`): subclasses implement `_session`, which opens the
+    device and captures until the stop event is set, and raises SourceFault when the device fails.
+    It runs under `supervise` on the source's own thread; `start`/`stop` run on the owner's thread."""
+
+    def __init__(
+        self, name: str, status: StatusSink | None, reconnect_initial_s: float, reconnect_max_s: float
+    ) -> None:
+        self.name = name
+        self._health = Health(name, status)
+        self._backoff = Backoff(reconnect_initial_s, reconnect_max_s)
+        self._thread = SupervisedThread(name)
+
+    def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
+        """Start capturing; the device is opened on the source's thread.
+
+        `t0_ns` is ignored: packets carry their own capture times. Raises RuntimeError if started.
+        """
+        stop = self._thread.stop_event
+        self._thread.start(
+            lambda: supervise(self.name, stop, self._backoff, self._health, lambda: self._session(sink))
+        )
+
+    def stop(self) -> None:
+        """Stop and join: returns once the device call in progress returns (a camera read within
+        `read_timeout_s`, an open within `open_timeout_s`; a PortAudio close within ~0.1 s)."""
+        self._thread.stop()
+
+    def _session(self, sink: PacketSink) -> None:
+        raise NotImplementedError

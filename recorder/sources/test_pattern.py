@@ -19,12 +19,11 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
-from recorder.clock import Clock
+from recorder.clock import NS_PER_S, Clock
 from recorder.packet import Packet, StreamKind
 from recorder.sources.base import PacketSink, StatusSink
 from recorder.sources.threaded import ThreadedSource
 
-NS_PER_S = 1_000_000_000
 FRAME_NUMBER_BITS = 32
 BITS_ROW_HEIGHT = 24
 MARKER_SIZE = 64

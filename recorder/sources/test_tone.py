@@ -10,12 +10,11 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
-from recorder.clock import Clock
-from recorder.packet import AUDIO_SAMPLE_RATE, Packet, StreamKind
+from recorder.clock import NS_PER_S, Clock
+from recorder.packet import AUDIO_SAMPLE_RATE, Packet, StreamKind, samples_to_ns
 from recorder.sources.base import PacketSink, StatusSink
 from recorder.sources.threaded import ThreadedSource
 
-NS_PER_S = 1_000_000_000
 _MAX_WAIT_S = 0.1  # re-read the clock at least this often, so an injected clock is followed
 _ONSET_THRESHOLD = 0.5  # share of a window's power at the marker frequency that counts as "burst"
 
@@ -43,11 +42,6 @@ class TestToneConfig:
             raise ValueError(f"level_dbfs out of range: {self.level_dbfs}")
         if not 0 <= self.marker_ms < 1000:
             raise ValueError(f"marker_ms out of range: {self.marker_ms}")
-
-
-def samples_to_ns(samples: int) -> int:
-    """Exact time of a sample index at `AUDIO_SAMPLE_RATE`, in integer ns (no drift)."""
-    return samples * NS_PER_S // AUDIO_SAMPLE_RATE
 
 
 def render_block(config: TestToneConfig, k: int) -> Pcm:

@@ -22,11 +22,10 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from recorder.clock import NS_PER_S
 from recorder.packet import Packet
 from recorder.sources.test_pattern import TestPatternConfig, encode_jpeg, has_sync_marker, render_frame
 from recorder.sources.test_tone import TestToneConfig, find_sync_onsets, render_block
-
-NS_PER_S = 1_000_000_000
 
 
 def free_port() -> int:

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from recorder.sources.camera import DeviceKind, RateLimiter, classify_device, jpeg_size, redact
+from recorder.sources.camera import DeviceKind, classify_device, jpeg_size, redact
+from recorder.sources.frame_timing import RateLimiter
 
 NS = 1_000_000_000
 

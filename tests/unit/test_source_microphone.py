@@ -15,7 +15,8 @@ import pytest
 from recorder.clock import SystemClock
 from recorder.config import AudioConfig
 from recorder.packet import Packet
-from recorder.sources.microphone import AudioClock, Block, BlockCallback, MicrophoneSource, SlidingMin
+from recorder.sources.audio_clock import AudioClock, Block, SlidingMin
+from recorder.sources.microphone import BlockCallback, MicrophoneSource
 from recorder.sources.reconnect import SourceFault
 
 NS = 1_000_000_000
