@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from recorder.errors import ConfigError
+from recorder.incident.age_keys import find_identity_files
 
 _RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 _ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -220,7 +221,8 @@ def _resolve_paths(config: RoomConfig, base_dir: Path) -> RoomConfig:
 
 
 def check_runtime(config: RoomConfig) -> list[str]:
-    """Problems that only the machine can reveal (missing key files); empty when ready to run."""
+    """Problems that only the machine can reveal (missing key files, a decrypting key on the device);
+    empty when ready to run."""
     problems = []
     if not config.control.server_secret_key.is_file():
         problems.append(f"control.server_secret_key: file not found: {config.control.server_secret_key}")
@@ -228,4 +230,19 @@ def check_runtime(config: RoomConfig) -> list[str]:
         problems.append(
             f"control.authorized_clients: directory not found: {config.control.authorized_clients}"
         )
+    on_device: dict[Path, str] = {}  # directory -> the first setting that names it
+    on_device.setdefault(config.storage.directory, "storage.directory")
+    on_device.setdefault(config.storage.audit_path.parent, "storage.audit_log")
+    on_device.setdefault(config.control.server_secret_key.parent, "control.server_secret_key")
+    on_device.setdefault(config.control.authorized_clients, "control.authorized_clients")
+    reported: set[Path] = set()
+    for directory, location in on_device.items():
+        for path in find_identity_files([directory]):
+            if path in reported:
+                continue
+            reported.add(path)
+            problems.append(
+                f"{location}: {path} holds an age identity, a key that decrypts this room's incidents; "
+                "it belongs with the privacy officer, never on the recording device"
+            )
     return problems

@@ -63,7 +63,11 @@ class Daemon:
         )
         self.router = PacketRouter(ring, self.clock, config.audio.in_pre_roll)
         self.room = Room(config, self.clock, self.router, self.audit, self._open_output)
-        self.room.privacy = {**self.hardening, "key_memory_locked": self.vault.locked}
+        self.room.privacy = {
+            **self.hardening,
+            "key_memory_locked": self.vault.locked,
+            "audit_verify_key_on_device": _warn_if_verify_key_on_device(config),
+        }
         self._context: zmq.Context[Any] = zmq.Context()
         self._auth = AllowlistAuthenticator(self._context, load_allowlist(config.control.authorized_clients))
         self._auth.start()  # before bind: without a ZAP handler CURVE would accept anyone
@@ -163,18 +167,31 @@ class Daemon:
         os.chmod(directory, 0o700)
 
 
+def _verify_key_path(config: RoomConfig) -> Path:
+    path = config.storage.audit_path
+    return path.with_name(path.name + ".verify-key")
+
+
 def _open_audit(config: RoomConfig) -> AuditLog:
     path = config.storage.audit_path
     if not path.exists():
-        verify_key = path.with_name(path.name + ".verify-key")
-        AuditLog.create(path, verify_key)
-        log.warning(
-            "audit_log_created",
-            path=str(path),
-            verify_key=str(verify_key),
-            action="move the verify key off this device and give it to the auditor",
-        )
+        AuditLog.create(path, _verify_key_path(config))
+        log.info("audit_log_created", path=str(path), verify_key=str(_verify_key_path(config)))
     return AuditLog(path)
+
+
+def _warn_if_verify_key_on_device(config: RoomConfig) -> bool:
+    """The audit log's initial key derives every later MAC key: while it stays on the device, a thief
+    could re-MAC an edited log. Warned at every start and reported in `status` until it is moved."""
+    verify_key = _verify_key_path(config)
+    if not verify_key.exists():
+        return False
+    log.warning(
+        "audit_verify_key_on_device",
+        path=str(verify_key),
+        action="move it off this device and give it to the auditor: whoever holds it can forge the log",
+    )
+    return True
 
 
 def run(config: RoomConfig) -> int:

@@ -182,3 +182,26 @@ def write_identity_file(path: str | os.PathLike[str], identity: Identity) -> Non
         out.write(text.encode("ascii"))
         out.flush()
         os.fsync(out.fileno())
+
+
+_IDENTITY_MARK = IDENTITY_HRP.encode("ascii") + b"1"
+_SCAN_MAX_BYTES = 1 << 20
+
+
+def find_identity_files(directories: list[Path]) -> list[Path]:
+    """Files under `directories` (recursively, links not followed) that hold an age identity: a key
+    that would decrypt incidents. Files over 1 MiB are not read (incidents; an identity file is tiny).
+    Unreadable files and missing directories are skipped."""
+    found: set[Path] = set()
+    for directory in directories:
+        for root, _, names in os.walk(directory):
+            for name in names:
+                path = Path(root, name)
+                try:
+                    if path.is_symlink() or not path.is_file() or path.stat().st_size > _SCAN_MAX_BYTES:
+                        continue
+                    if _IDENTITY_MARK in path.read_bytes().upper():
+                        found.add(path)
+                except OSError:
+                    continue
+    return sorted(found)

@@ -185,3 +185,49 @@ def test_daemon_reports_its_process_hardening(daemon: RunningDaemon) -> None:
     pid = daemon.process.pid
     limits = Path(f"/proc/{pid}/limits").read_text()
     assert re.search(r"Max core file size\s+0\s+0", limits)
+
+
+def test_the_audit_verify_key_is_flagged_until_it_is_moved_off_the_device(room: DemoRoom) -> None:
+    first = start_daemon(room)
+    try:
+        assert first.client().status()["privacy"]["audit_verify_key_on_device"] is True
+    finally:
+        first.stop()
+    assert '"audit_verify_key_on_device"' in first.log_text()
+    verify_key = first.state_dir / "audit.jsonl.verify-key"
+    auditor = room.root / "auditor"
+    auditor.mkdir()
+    shutil.move(verify_key, auditor / verify_key.name)
+    second = start_daemon(room)
+    try:
+        assert second.client().status()["privacy"]["audit_verify_key_on_device"] is False
+    finally:
+        second.stop()
+    assert second.log_text().count('"audit_verify_key_on_device"') == 1  # the first start's warning only
+    report = verify(second.state_dir / "audit.jsonl", load_initial_key(auditor / verify_key.name))
+    assert report.ok, report
+
+
+def test_a_decrypting_identity_on_the_device_stops_the_daemon_from_starting(room: DemoRoom) -> None:
+    state = room.root / "state"
+    state.mkdir(mode=0o700)
+    stray = state / "officer-backup.txt"
+    shutil.copy(room.officer_identity, stray)
+    check = subprocess.run(
+        [sys.executable, "-m", "recorder", "check-config", str(room.config)], capture_output=True, text=True
+    )
+    assert check.returncode == 2
+    assert f"storage.directory: {stray} holds an age identity" in check.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert run.returncode == 2 and str(stray) in run.stderr + run.stdout
+    assert not (state / "audit.jsonl").exists()
+    stray.unlink()
+    ok = subprocess.run(
+        [sys.executable, "-m", "recorder", "check-config", str(room.config)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
