@@ -6,12 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(
+  python3-venv             # venv + ensurepip for Debian's own python3.11 (no-op for other builds)
   libportaudio2            # PortAudio, loaded by sounddevice
   ffmpeg                   # ffprobe and the HTTP MJPEG camera used in tests
   age                      # the stock age tool: tests prove incidents decrypt with it
   pulseaudio pulseaudio-utils  # a real audio input (sine source) for the microphone tests
   xvfb xdotool imagemagick x11-utils  # the Tk desk and indicator windows, driven and screenshotted in tests
   strace                   # the "nothing touches disk while idle" test
+  systemd                  # systemd-analyze verify/security for the unit test (systemd need not run)
   python3-tk tk            # Tk for the desk/indicator front ends
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly  # a real RTSP camera on 127.0.0.1 for the RTSP test
