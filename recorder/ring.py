@@ -193,7 +193,6 @@ class RingSnapshot:
         self._entries = entries
         self._current = current
         self.stats = stats
-        self.oldest_pts_ns = min((e.header.pts_ns for e in entries), default=None)
 
     def __len__(self) -> int:
         return len(self._entries)

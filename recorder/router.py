@@ -22,14 +22,10 @@ class PacketRouter:
         self._audio_in_pre_roll = audio_in_pre_roll
         self._lock = threading.Lock()
         self._writer: IncidentWriter | None = None
-        self.packets_seen = {StreamKind.VIDEO: 0, StreamKind.AUDIO: 0}
-        self.last_packet_ns = {StreamKind.VIDEO: 0, StreamKind.AUDIO: 0}
 
     def on_packet(self, packet: Packet) -> None:
         """Called from capture threads. Never blocks on disk."""
         with self._lock:
-            self.packets_seen[packet.stream] += 1
-            self.last_packet_ns[packet.stream] = packet.pts_ns
             if self._writer is not None:
                 self._writer.submit(packet)
             elif packet.stream is StreamKind.VIDEO or self._audio_in_pre_roll:
@@ -56,14 +52,6 @@ class PacketRouter:
         """Evict expired packets and rotate keys even when no packet arrives (e.g. camera gone)."""
         with self._lock:
             self._ring.evict(self._clock.monotonic_ns())
-
-    def ring_status(self) -> dict[str, int]:
-        with self._lock:
-            return {
-                "ring_bytes": self._ring.size_bytes,
-                "ring_packets": len(self._ring),
-                "ring_keys": self._ring.live_keys(),
-            }
 
     def shutdown(self) -> None:
         with self._lock:

@@ -131,15 +131,14 @@ class CameraSource(ReconnectingSource):
     """A `MediaSource` reading one camera on its own thread, reconnecting with backoff when it fails.
 
     Threads: `start`/`stop` run on the owner's thread; everything else runs on the source's thread.
-    They share only the stop event. `delivered_fps` (measured over 2 s after a 1 s warm-up, at each
-    open) and `passthrough_active` are written by the source thread and only read by others.
+    They share only the stop event. `passthrough_active` is written by the source thread and only
+    read by others.
     """
 
     def __init__(
         self, config: VideoConfig, clock: Clock, *, status: StatusSink | None = None, name: str = "camera"
     ) -> None:
         super().__init__(name, status, config.reconnect_initial_s, config.reconnect_max_s)
-        self.delivered_fps: float | None = None
         self.passthrough_active = False
         self._config = config
         self._clock = clock
@@ -216,7 +215,6 @@ class CameraSource(ReconnectingSource):
         self._health.recovered(detail)
 
     def _report_rate(self, fps: float) -> None:
-        self.delivered_fps = fps
         self._log.info("camera_rate_measured", delivered_fps=round(fps, 2), requested_fps=self._config.fps)
 
     def _payload(self, frame: Any, raw: bool) -> tuple[bytes, tuple[int, int]]:

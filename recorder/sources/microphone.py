@@ -107,7 +107,6 @@ class MicrophoneSource(ReconnectingSource):
         super().__init__(name, status, config.reconnect_initial_s, config.reconnect_max_s)
         self.overflows = 0
         self.blocks_dropped = 0
-        self.resyncs = 0
         self._config = config
         self._clock = clock
         self._backend = backend
@@ -173,7 +172,6 @@ class MicrophoneSource(ReconnectingSource):
             sink(Packet(StreamKind.AUDIO, pts, wall, self._seq, block.pcm))
             self._seq += 1
             self._last_end_ns = pts + samples_to_ns(block.frames)
-            self.resyncs = audio_clock.resyncs
             reported = self._report_losses(reported)
 
     def _after(self, resume_ns: int, pts: int) -> int | None:
