@@ -144,6 +144,18 @@ class StorageConfig(Strict):
     def audit_path(self) -> Path:
         return self.audit_log or self.directory / "audit.jsonl"
 
+    @property
+    def verify_key_path(self) -> Path:
+        """The audit log's initial key, created with the log for the auditor (to be moved off)."""
+        return self.audit_path.with_name(self.audit_path.name + ".verify-key")
+
+    def incident_path(self, incident: str) -> Path:
+        return self.directory / f"{incident}.age"
+
+    def incident_files(self) -> list[Path]:
+        """Every incident file of the room, oldest name first."""
+        return sorted(self.directory.glob("*.age"))
+
 
 class RecordingConfig(Strict):
     pre_roll_s: float = Field(30.0, ge=0, le=600, description="Seconds of media kept in the ring.")

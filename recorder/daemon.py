@@ -167,23 +167,18 @@ class Daemon:
         os.chmod(directory, 0o700)
 
 
-def _verify_key_path(config: RoomConfig) -> Path:
-    path = config.storage.audit_path
-    return path.with_name(path.name + ".verify-key")
-
-
 def _open_audit(config: RoomConfig) -> AuditLog:
     path = config.storage.audit_path
     if not path.exists():
-        AuditLog.create(path, _verify_key_path(config))
-        log.info("audit_log_created", path=str(path), verify_key=str(_verify_key_path(config)))
+        AuditLog.create(path, config.storage.verify_key_path)
+        log.info("audit_log_created", path=str(path), verify_key=str(config.storage.verify_key_path))
     return AuditLog(path)
 
 
 def _warn_if_verify_key_on_device(config: RoomConfig) -> bool:
     """The audit log's initial key derives every later MAC key: while it stays on the device, a thief
     could re-MAC an edited log. Warned at every start and reported in `status` until it is moved."""
-    verify_key = _verify_key_path(config)
+    verify_key = config.storage.verify_key_path
     if not verify_key.exists():
         return False
     log.warning(

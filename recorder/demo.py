@@ -14,6 +14,7 @@ from pathlib import Path
 
 from panic_button.client import ClientKeys, NoContact, RoomClient
 from recorder.audit.verify import load_initial_key, verify
+from recorder.config import load_config
 from recorder.incident.export_incident import export_incident
 from recorder.keygen import create_curve_keypair, create_officer_identity
 
@@ -150,14 +151,15 @@ def run_demo(keep: Path | None, record_s: float) -> int:
         client.close()
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
-    incident = root / "state" / f"{reply['incident']}.age"
+    storage = load_config(room.config).storage
+    incident = storage.incident_path(reply["incident"])
     _step("exporting the incident with the officer's identity")
     result = export_incident(
         incident, room.officer_identity, root / "incident.mp4", progress=sys.stderr.isatty()
     )
     _step("verifying the audit log with the auditor's key")
-    audit_log = root / "state" / "audit.jsonl"
-    report = verify(audit_log, load_initial_key(audit_log.with_name("audit.jsonl.verify-key")))
+    audit_log = storage.audit_path
+    report = verify(audit_log, load_initial_key(storage.verify_key_path))
     _print_summary(root, incident, result.summary(), report.ok, report.entries, audit_log)
     return 0 if report.ok and daemon.returncode == 0 else 1
 

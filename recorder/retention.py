@@ -37,7 +37,7 @@ def find_expired(config: RoomConfig, now: float | None = None) -> list[Expired]:
     now = time.time() if now is None else now
     limit_s = config.storage.retention_days * DAY_S
     expired = []
-    for path in sorted(config.storage.directory.glob("*.age")):
+    for path in config.storage.incident_files():
         try:
             age_s = now - path.stat().st_mtime
         except FileNotFoundError:
@@ -76,7 +76,7 @@ def purge(
 
 def set_hold(config: RoomConfig, audit: AuditLog, incident: str, reason: str, release: bool = False) -> Path:
     """Place (or release) a legal hold on an incident. Raises FileNotFoundError for an unknown one."""
-    path = config.storage.directory / f"{incident}.age"
+    path = config.storage.incident_path(incident)
     if not path.is_file():
         raise FileNotFoundError(f"no incident {incident!r} in {config.storage.directory}")
     marker = hold_marker(path)

@@ -243,7 +243,7 @@ class Room:
 
     def _annotate(self, client: str, incident: str, text: str) -> None:
         current = self._open.writer.incident if self._open else None
-        if incident != current and not (self._config.storage.directory / f"{incident}.age").is_file():
+        if incident != current and not self._config.storage.incident_path(incident).is_file():
             raise ProtocolError(ErrorCode.UNKNOWN_INCIDENT, f"no incident {incident!r} in this room")
         self._audit.append("annotation", incident=incident, client=client, text=text)
 

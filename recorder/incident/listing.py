@@ -11,9 +11,8 @@ from recorder.retention import hold_marker
 
 
 def list_incidents(config: RoomConfig, as_json: bool) -> int:
-    files = sorted(config.storage.directory.glob("*.age"))
     rows: list[dict[str, Any]] = []
-    for path in files:
+    for path in config.storage.incident_files():
         stat = path.stat()
         modified = datetime.fromtimestamp(stat.st_mtime, UTC)
         age_days = (datetime.now(UTC) - modified).total_seconds() / 86400

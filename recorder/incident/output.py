@@ -7,7 +7,6 @@ from pathlib import Path
 import structlog
 
 from recorder.config import RoomConfig, VideoKind
-from recorder.errors import StorageError
 from recorder.incident.age_keys import Recipient
 from recorder.incident.age_writer import AgeWriter, open_incident_file
 from recorder.incident.matroska import MatroskaMuxer, VideoParams
@@ -75,12 +74,9 @@ class AgeMatroskaOutput:
 
 def open_incident_output(config: RoomConfig, incident: str) -> tuple[AgeMatroskaOutput, Path]:
     """Create `<storage>/<incident>.age` (0600, O_EXCL) for its recipients. Raises StorageError."""
-    path = config.storage.directory / f"{incident}.age"
+    path = config.storage.incident_path(incident)
     recipients = [Recipient.parse(text) for text in config.storage.recipients]
-    try:
-        age = open_incident_file(path, recipients)
-    except OSError as error:
-        raise StorageError(f"{path}: {error.strerror}") from error
+    age = open_incident_file(path, recipients)
     video = None
     if config.video.source is not VideoKind.NONE:
         video = VideoParams(width=config.video.width, height=config.video.height, fps=config.video.fps)
