@@ -249,7 +249,7 @@ def check_runtime(config: RoomConfig) -> list[str]:
     on_device.setdefault(config.control.authorized_clients, "control.authorized_clients")
     reported: set[Path] = set()
     for directory, location in on_device.items():
-        for path in find_identity_files([directory]):
+        for path in find_identity_files(directory):
             if path in reported:
                 continue
             reported.add(path)

@@ -84,7 +84,7 @@ class Daemon:
             version=__version__,
             pid=os.getpid(),
             room=self.config.room,
-            clients=sorted(set(load_allowlist(self.config.control.authorized_clients).values())),
+            clients=self._auth.clients(),
             hardening=self.hardening,
             key_memory_locked=self.vault.locked,
             pre_roll_s=self.config.recording.pre_roll_s,
@@ -154,9 +154,8 @@ class Daemon:
             log.error("retention_purge_failed", error=str(error))
 
     def _reload_allowlist(self) -> None:
-        names = load_allowlist(self.config.control.authorized_clients)
-        self._auth.replace(names)
-        self.audit.append("allowlist_reloaded", clients=sorted(set(names.values())))
+        self._auth.replace(load_allowlist(self.config.control.authorized_clients))
+        self.audit.append("allowlist_reloaded", clients=self._auth.clients())
 
     def _open_output(self, incident: str) -> tuple[IncidentOutput, Path]:
         return open_incident_output(self.config, incident)

@@ -38,6 +38,11 @@ class AllowlistAuthenticator(ThreadAuthenticator):
         with self._lock:
             self._names = dict(names)
 
+    def clients(self) -> list[str]:
+        """The enrolled clients' names, sorted (for the audit)."""
+        with self._lock:
+            return sorted(set(self._names.values()))
+
     def name_of(self, public_key: bytes) -> str | None:
         with self._lock:
             return self._names.get(public_key)

@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,20 +189,19 @@ _IDENTITY_MARK = IDENTITY_HRP.encode("ascii") + b"1"
 _SCAN_MAX_BYTES = 1 << 20
 
 
-def find_identity_files(directories: list[Path]) -> list[Path]:
-    """Files under `directories` (recursively, links not followed) that hold an age identity: a key
+def find_identity_files(directory: Path) -> list[Path]:
+    """Files under `directory` (recursively, links not followed) that hold an age identity: a key
     that would decrypt incidents. Files over 1 MiB are not read (incidents; an identity file is tiny).
-    Unreadable files and missing directories are skipped."""
-    found: set[Path] = set()
-    for directory in directories:
-        for root, _, names in os.walk(directory):
-            for name in names:
-                path = Path(root, name)
-                try:
-                    if path.is_symlink() or not path.is_file() or path.stat().st_size > _SCAN_MAX_BYTES:
-                        continue
-                    if _IDENTITY_MARK in path.read_bytes().upper():
-                        found.add(path)
-                except OSError:
-                    continue
-    return sorted(found)
+    Unreadable files and a missing directory are skipped."""
+    files = (Path(root, name) for root, _, names in os.walk(directory) for name in names)
+    return sorted(path for path in files if _holds_identity(path))
+
+
+def _holds_identity(path: Path) -> bool:
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _SCAN_MAX_BYTES:
+            return False
+        return _IDENTITY_MARK in path.read_bytes().upper()
+    except OSError:
+        return False
