@@ -68,12 +68,16 @@ class Room:
         """A source failed or recovered. Called from the source's thread: only enqueues."""
         self._source_events.put((name, healthy, detail))
 
+    @property
+    def _current_incident(self) -> str | None:
+        return self._open.writer.incident if self._open else None
+
     # -- RequestHandler -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {
             "room": self._config.room,
             "state": self.state.value,
-            "incident": self._open.writer.incident if self._open else None,
+            "incident": self._current_incident,
             "since": round(self.since, 3),
             "degraded": sorted(self.degraded),
             "privacy": self.privacy,
@@ -123,7 +127,7 @@ class Room:
                 del self.degraded[name]
             else:
                 self.degraded[name] = detail
-            incident = self._open.writer.incident if self._open else None
+            incident = self._current_incident
             event = "source_recovered" if healthy else "source_failed"
             self._log.warning(event, source=name, detail=detail)
             self._audit_or_log(event, source=name, detail=detail, incident=incident)
@@ -242,8 +246,7 @@ class Room:
         self._closing = still_closing
 
     def _annotate(self, client: str, incident: str, text: str) -> None:
-        current = self._open.writer.incident if self._open else None
-        if incident != current and not self._config.storage.incident_path(incident).is_file():
+        if incident != self._current_incident and not self._config.storage.incident_path(incident).is_file():
             raise ProtocolError(ErrorCode.UNKNOWN_INCIDENT, f"no incident {incident!r} in this room")
         self._audit.append("annotation", incident=incident, client=client, text=text)
 

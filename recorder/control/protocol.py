@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,7 +27,8 @@ class ErrorCode(enum.StrEnum):
     INTERNAL = "internal_error"  # a bug; the daemon keeps running
 
 
-REQUEST_TYPES = ("trigger", "clear", "status", "annotate")
+RequestType = Literal["trigger", "clear", "status", "annotate"]
+REQUEST_TYPES: tuple[str, ...] = get_args(RequestType)
 
 
 class Request(BaseModel):
@@ -35,7 +36,7 @@ class Request(BaseModel):
 
     v: int = Field(description="Protocol version; must be 1.")
     id: str = Field(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$", description="Request id.")
-    type: Literal["trigger", "clear", "status", "annotate"]
+    type: RequestType
     reason: str | None = Field(None, max_length=500, description="Why (trigger) or justification (annotate).")
     incident: str | None = Field(None, max_length=128, description="For annotate: which incident.")
 

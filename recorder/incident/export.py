@@ -196,16 +196,14 @@ def export(src: Source, dst: Path, *, on_progress: ProgressCallback | None = Non
     input exports up to the damage and reports `truncated=True`. Raises ValueError for an unknown
     suffix, IncidentFormatError for an unreadable input, StorageError if `dst` cannot be written.
     """
-    writers: dict[str, Callable[[av.container.InputContainer, Path, _Progress], bool]]
-    writers = {".mkv": _remux, ".mp4": _transcode}
     suffix = dst.suffix.lower()
-    if suffix not in writers:
+    if suffix not in EXPORT_SUFFIXES:
         raise ValueError(f"cannot export to {dst.suffix!r}: use .mkv or .mp4")
     part = dst.with_name(dst.name + ".part")
     progress = _Progress(on_progress)
     try:
         with _open_input(src) as (container, truncated):
-            damaged = writers[suffix](container, part, progress)
+            damaged = _WRITERS[suffix](container, part, progress)
         os.replace(part, dst)
     except (OSError, av.error.FFmpegError) as exc:
         raise StorageError(f"cannot write {dst}: {exc}") from exc
@@ -247,3 +245,11 @@ def _transcode(container: av.container.InputContainer, part: Path, progress: _Pr
             damaged = True
         encoder.finish()
     return damaged
+
+
+_WRITERS: dict[str, Callable[[av.container.InputContainer, Path, _Progress], bool]] = {
+    ".mkv": _remux,
+    ".mp4": _transcode,
+}
+EXPORT_SUFFIXES = frozenset(_WRITERS)
+"""What `export` can write: .mkv (stream copy) and .mp4 (H.264 + AAC)."""

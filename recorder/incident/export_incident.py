@@ -10,7 +10,7 @@ from pathlib import Path
 from recorder.errors import IncidentFormatError
 from recorder.incident.age_keys import load_identities
 from recorder.incident.age_reader import DecryptResult, decrypt_to_file
-from recorder.incident.export import ExportResult, export
+from recorder.incident.export import EXPORT_SUFFIXES, ExportResult, export
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def export_incident(
 
     Raises IncidentFormatError (not an incident, wrong identity, tampered), FileExistsError.
     """
-    if output.suffix.lower() not in (".mkv", ".mp4"):
+    if output.suffix.lower() not in EXPORT_SUFFIXES:
         raise IncidentFormatError(f"{output}: the output must end in .mkv or .mp4")
     if output.exists():
         raise FileExistsError(f"{output} already exists")
