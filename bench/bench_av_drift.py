@@ -42,17 +42,9 @@ from tests.integration.media_servers import (
     decoded_markers,
     decrypt_incident,
     free_port,
+    wait_for_log,
 )
 from tests.support import RunningDaemon, start_daemon, wait_for_state
-
-
-def _wait_sources_up(daemon: RunningDaemon, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if daemon.log_text().count('"source_up"') >= 2:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the sources did not come up:\n{daemon.log_text()[-3000:]}")
 
 
 def record(root: Path, seconds: float, timestamps: str) -> tuple[Path, dict[str, int]]:
@@ -93,7 +85,7 @@ def record(root: Path, seconds: float, timestamps: str) -> tuple[Path, dict[str,
 
 
 def _trigger_and_wait(daemon: RunningDaemon, seconds: float) -> str:
-    _wait_sources_up(daemon)
+    wait_for_log(daemon.log_text, "source_up", 2, timeout_s=20)
     time.sleep(2.5)
     client = daemon.client()
     incident = str(client.trigger(reason="A/V drift benchmark")["incident"])

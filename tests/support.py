@@ -73,3 +73,17 @@ def wait_for_state(client: RoomClient, state: str, timeout_s: float = 15) -> dic
             return reply
         time.sleep(0.1)
     raise AssertionError(f"room did not reach {state!r} within {timeout_s} s")
+
+
+def record_incident(daemon: RunningDaemon, record_s: float, reason: str = "test") -> str:
+    """Trigger through the real client, record `record_s`, clear, and wait until the room is idle
+    again (the incident file is then closed). Returns the incident id."""
+    client = daemon.client()
+    try:
+        incident = str(client.trigger(reason=reason)["incident"])
+        time.sleep(record_s)
+        client.clear(reason=f"{reason} done")
+        wait_for_state(client, "idle")
+    finally:
+        client.close()
+    return incident

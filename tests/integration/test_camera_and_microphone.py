@@ -22,7 +22,7 @@ from tests.integration.media_servers import (
     peak_hz,
     wait_for_log,
 )
-from tests.support import start_daemon, wait_for_state
+from tests.support import record_incident, start_daemon
 
 PRE_ROLL_S = 2.0
 RECORD_S = 3.0
@@ -61,12 +61,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
             try:
                 wait_for_log(daemon.log_text, "source_up", 2)
                 time.sleep(PRE_ROLL_S + 0.5)
-                client = daemon.client()
-                incident = str(client.trigger(reason="test")["incident"])
-                time.sleep(RECORD_S)
-                client.clear(reason="done")
-                wait_for_state(client, "idle")
-                client.close()
+                incident = record_incident(daemon, RECORD_S)
             finally:
                 returncode = daemon.stop()
     finally:

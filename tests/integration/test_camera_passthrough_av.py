@@ -35,7 +35,7 @@ from tests.integration.media_servers import (
     free_port,
     wait_for_log,
 )
-from tests.support import start_daemon, wait_for_state
+from tests.support import record_incident, start_daemon
 
 PRE_ROLL_S = 2.0
 RECORD_S = 4.0
@@ -71,12 +71,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
         try:
             wait_for_log(daemon.log_text, "source_up", 2)
             time.sleep(PRE_ROLL_S + 0.5)
-            client = daemon.client()
-            incident = str(client.trigger(reason="test")["incident"])
-            time.sleep(RECORD_S)
-            client.clear()
-            wait_for_state(client, "idle")
-            client.close()
+            incident = record_incident(daemon, RECORD_S)
         finally:
             assert daemon.stop() == 0
     finally:
