@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from panic_button.client import NoContact, RoomClient
 from recorder.demo import DemoRoom
@@ -87,3 +90,9 @@ def record_incident(daemon: RunningDaemon, record_s: float, reason: str = "test"
     finally:
         client.close()
     return incident
+
+
+def needs_tools(*tools: str) -> pytest.MarkDecorator:
+    """Skip unless every program is on PATH (the quick start installs them all; in CI a skip fails)."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    return pytest.mark.skipif(bool(missing), reason=f"not installed: {', '.join(missing)}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,11 +13,9 @@ from recorder.errors import IncidentFormatError
 from recorder.incident.age_keys import Identity, Recipient, load_identities, write_identity_file
 from recorder.incident.age_reader import decrypt
 from recorder.incident.age_writer import CHUNK_SIZE, SEALED_CHUNK_SIZE, open_incident_file
+from tests.support import needs_tools
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("age") is None or shutil.which("age-keygen") is None,
-    reason="the stock age and age-keygen binaries are not installed",
-)
+pytestmark = needs_tools("age", "age-keygen")
 
 
 def run(*args: str | Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 
@@ -22,16 +21,13 @@ from tests.integration.media_servers import (
     peak_hz,
     wait_for_log,
 )
-from tests.support import record_incident, start_daemon
+from tests.support import needs_tools, record_incident, start_daemon
 
 PRE_ROLL_S = 2.0
 RECORD_S = 3.0
 SINE_HZ = 440
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pulseaudio", "pactl", "ffmpeg", "age")),
-    reason="needs pulseaudio, pactl, ffmpeg and age",
-)
+pytestmark = needs_tools("pulseaudio", "pactl", "ffmpeg", "age")
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -15,8 +14,9 @@ from recorder.clock import SystemClock
 from recorder.config import VideoConfig
 from recorder.sources.camera import CameraSource, jpeg_size
 from tests.integration.media_servers import Collector
+from tests.support import needs_tools
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+pytestmark = needs_tools("ffmpeg")
 
 FILE_FPS = 10
 FILE_FRAMES = 10

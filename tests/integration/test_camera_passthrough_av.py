@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +34,13 @@ from tests.integration.media_servers import (
     free_port,
     wait_for_log,
 )
-from tests.support import record_incident, start_daemon
+from tests.support import needs_tools, record_incident, start_daemon
 
 PRE_ROLL_S = 2.0
 RECORD_S = 4.0
 MAX_AV_OFFSET_MS = 40
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pulseaudio", "pactl", "age")), reason="needs pulseaudio and age"
-)
+pytestmark = needs_tools("pulseaudio", "pactl", "age")
 
 
 @dataclass

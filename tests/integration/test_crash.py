@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from tests.integration.incident_media import (
     skipped_frames,
     sources_start_window,
 )
-from tests.support import RunningDaemon, start_daemon, wait_for_state
+from tests.support import RunningDaemon, needs_tools, start_daemon, wait_for_state
 
 SEED = int(os.environ.get("RECORDER_TEST_SEED", random.SystemRandom().randrange(2**32)))
 NS = 1_000_000_000
@@ -222,7 +221,7 @@ def test_every_killed_incident_decrypts_to_its_last_complete_chunk_and_is_report
         assert result.plaintext_bytes == complete * (SEALED_CHUNK_SIZE - 16)
 
 
-@pytest.mark.skipif(shutil.which("age") is None, reason="the stock age binary is not installed")
+@needs_tools("age")
 def test_stock_age_refuses_a_killed_incident_but_opens_a_closed_one(
     crashes: CrashRun, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 from recorder.audit.verify import load_initial_key, read_entries, verify
 from recorder.demo import DemoRoom, set_up_room
 from recorder.sources.test_pattern import decode_frame_number
-from tests.support import RunningDaemon, start_daemon, wait_for_state
+from tests.support import RunningDaemon, needs_tools, start_daemon, wait_for_state
 
 PRE_ROLL_S = 2.0
 RECORD_S = 2.0
@@ -100,7 +100,7 @@ def _video_frames(mkv: Path) -> list[tuple[float, int]]:
         ]
 
 
-pytestmark = pytest.mark.skipif(shutil.which("age") is None, reason="the stock age binary is not installed")
+pytestmark = needs_tools("age")
 
 
 def test_incident_decrypts_with_stock_age_into_video_and_audio(recorded: Recorded) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,10 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from panic_button.client import NoContact, RoomClient
 from recorder.demo import DemoRoom, set_up_room
+from tests.support import needs_tools
 
 IDLE_S = float(os.environ.get("RECORDER_IDLE_TEST_S", "60"))
 TRACED = ",".join(
@@ -51,7 +49,7 @@ TRACED = ",".join(
 )
 _WRITE_FLAGS = re.compile(r"O_WRONLY|O_RDWR|O_CREAT|O_TRUNC")
 
-pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+pytestmark = needs_tools("strace")
 
 
 def _daemon_pid(strace_pid: int) -> int:

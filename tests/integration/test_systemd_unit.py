@@ -7,13 +7,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support import needs_tools
 
 UNIT = Path(__file__).parents[2] / "systemd" / "recorder@.service"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed"
-)
+pytestmark = needs_tools("systemd-analyze")
 
 
 def _instance(tmp_path: Path, exec_path: str) -> Path:

@@ -8,7 +8,6 @@ stream remains, and the room publishes what is missing in its status.
 from __future__ import annotations
 
 import itertools
-import shutil
 import time
 from dataclasses import dataclass
 
@@ -28,13 +27,11 @@ from tests.integration.media_servers import (
     free_port,
     wait_for_log,
 )
-from tests.support import RunningDaemon, start_daemon, wait_for_state
+from tests.support import RunningDaemon, needs_tools, start_daemon, wait_for_state
 
 DOWN_S = 1.5
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(tool) for tool in ("pulseaudio", "pactl", "age")), reason="needs pulseaudio and age"
-)
+pytestmark = needs_tools("pulseaudio", "pactl", "age")
 
 
 @dataclass
