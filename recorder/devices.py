@@ -49,8 +49,13 @@ class Camera:
     error: str | None = None
 
 
-def _fourcc(code: int) -> str:
-    return struct.pack("<I", code).decode("ascii", "replace").strip()
+JPEG_FOURCCS = frozenset({"MJPG", "JPEG"})
+"""Formats whose frames are JPEG already: the camera source stores them without re-encoding."""
+
+
+def fourcc_text(code: int) -> str:
+    """A V4L2/FFmpeg four-character code as text, e.g. 0x47504A4D -> "MJPG"."""
+    return struct.pack("<I", code & 0xFFFFFFFF).decode("ascii", "replace").strip("\x00 ")
 
 
 def _enumerate(ioctl: Ioctl, fd: int, request: int, pack: Callable[[int], bytes]) -> list[bytearray]:
@@ -108,7 +113,7 @@ def probe_fd(fd: int, ioctl: Ioctl = fcntl.ioctl) -> tuple[bool, list[CameraForm
     ):
         description = buf[12:44].split(b"\0", 1)[0].decode("utf-8", "replace")
         code = struct.unpack_from("<I", buf, 44)[0]
-        formats.append(CameraFormat(_fourcc(code), description, _sizes(ioctl, fd, code)))
+        formats.append(CameraFormat(fourcc_text(code), description, _sizes(ioctl, fd, code)))
     return True, formats
 
 
@@ -156,7 +161,7 @@ def _print_table(cameras: list[Camera], inputs: list[dict[str, Any]], audio_erro
         if cam.error:
             print(f"      cannot open: {cam.error}")
         for fmt in cam.formats:
-            passthrough = "  <- JPEG: stored without re-encoding" if fmt.fourcc in ("MJPG", "JPEG") else ""
+            passthrough = "  <- JPEG: stored without re-encoding" if fmt.fourcc in JPEG_FOURCCS else ""
             print(f"      {fmt.fourcc} ({fmt.description}){passthrough}: {', '.join(fmt.sizes) or '?'}")
     if not cameras:
         print("  none (no /dev/video* on this machine)")

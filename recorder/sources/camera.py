@@ -22,12 +22,12 @@ import structlog
 
 from recorder.clock import Clock
 from recorder.config import VideoConfig
+from recorder.devices import JPEG_FOURCCS, fourcc_text
 from recorder.packet import Packet, StreamKind
 from recorder.sources.base import PacketSink, StatusSink
 from recorder.sources.frame_timing import FilePacer, RateLimiter, RateMeter
 from recorder.sources.reconnect import ReconnectingSource, SourceEnded, SourceFault
 
-_JPEG_FOURCCS = {"MJPG", "JPEG"}
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 log = structlog.get_logger()
@@ -86,11 +86,6 @@ class _Opened:
     codec: str
 
 
-def _fourcc(cap: Any) -> str:
-    code = int(cap.get(cv2.CAP_PROP_FOURCC))
-    return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ")
-
-
 def _new_capture(kind: DeviceKind, target: int | str, config: VideoConfig) -> Any:
     if kind is not DeviceKind.V4L2:
         params = [
@@ -119,9 +114,9 @@ def open_camera(config: VideoConfig, allow_raw: bool) -> _Opened:
     if not cap.isOpened():
         cap.release()
         raise SourceFault(f"cannot open camera {redact(config.device)}")
-    codec = _fourcc(cap)
+    codec = fourcc_text(int(cap.get(cv2.CAP_PROP_FOURCC)))
     raw = False
-    if allow_raw and config.passthrough and codec.upper() in _JPEG_FOURCCS:
+    if allow_raw and config.passthrough and codec.upper() in JPEG_FOURCCS:
         prop, value = (cv2.CAP_PROP_CONVERT_RGB, 0) if kind is DeviceKind.V4L2 else (cv2.CAP_PROP_FORMAT, -1)
         raw = bool(cap.set(prop, value))
     return _Opened(cap, raw, float(cap.get(cv2.CAP_PROP_FPS) or 0.0), codec)
