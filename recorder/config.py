@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import find_identity_files
@@ -35,7 +43,24 @@ class AudioKind(enum.Enum):
     NONE = "none"
 
 
-class VideoConfig(Strict):
+class Reconnect(Strict):
+    """How a failed device is reopened: after `reconnect_initial_s`, doubling up to `reconnect_max_s`."""
+
+    reconnect_initial_s: float = Field(
+        0.5, gt=0, le=60, description="First wait before reopening a failed device."
+    )
+    reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest wait between reopening attempts.")
+
+    @field_validator("reconnect_max_s")
+    @classmethod
+    def _not_below_initial(cls, value: float, info: ValidationInfo) -> float:
+        initial = info.data.get("reconnect_initial_s")
+        if initial is not None and value < initial:
+            raise ValueError(f"must be at least reconnect_initial_s ({initial:g})")
+        return value
+
+
+class VideoConfig(Reconnect):
     source: VideoKind = Field(VideoKind.TEST_PATTERN, description="Where frames come from.")
     device: str = Field(
         "", description="For source='camera': a V4L2 index or /dev/videoN, an http(s)/rtsp URL, or a file."
@@ -52,17 +77,11 @@ class VideoConfig(Strict):
     read_timeout_s: float = Field(
         2.0, gt=0, le=60, description="A camera sending no frame for this long has failed (and is reopened)."
     )
-    reconnect_initial_s: float = Field(
-        0.5, gt=0, le=60, description="First wait before reopening a failed camera."
-    )
-    reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest wait between reopening attempts.")
 
     @model_validator(mode="after")
     def _camera_needs_device(self) -> VideoConfig:
         if self.source is VideoKind.CAMERA and not self.device:
             raise ValueError("video.device is required when video.source = 'camera'")
-        if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("video.reconnect_max_s must be at least video.reconnect_initial_s")
         return self
 
 
@@ -71,7 +90,7 @@ class AudioTimestamps(enum.Enum):
     ARRIVAL = "arrival"
 
 
-class AudioConfig(Strict):
+class AudioConfig(Reconnect):
     enabled: bool = Field(True, description="Record audio at all (False: video only, whatever the source).")
     source: AudioKind = Field(AudioKind.TEST_TONE, description="Where audio comes from.")
     device: str = Field("", description="For source='microphone': a sounddevice name or index; '' = default.")
@@ -93,21 +112,11 @@ class AudioConfig(Strict):
     read_timeout_s: float = Field(
         3.0, gt=0, le=60, description="A microphone silent (no blocks) this long has failed and is reopened."
     )
-    reconnect_initial_s: float = Field(
-        0.5, gt=0, le=60, description="First wait before reopening a failed microphone."
-    )
-    reconnect_max_s: float = Field(10.0, gt=0, le=600, description="Longest wait between reopening attempts.")
 
     @property
     def active(self) -> bool:
         """Whether audio is captured: enabled and a source configured."""
         return self.enabled and self.source is not AudioKind.NONE
-
-    @model_validator(mode="after")
-    def _backoff_order(self) -> AudioConfig:
-        if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("audio.reconnect_max_s must be at least audio.reconnect_initial_s")
-        return self
 
 
 class ControlConfig(Strict):
