@@ -80,15 +80,15 @@ def _cmd_incidents(args: argparse.Namespace) -> int:
 def _cmd_purge(args: argparse.Namespace) -> int:
     from recorder.audit.log import AuditLog
     from recorder.config import load_config
-    from recorder.retention import find_expired, purge
+    from recorder.retention import purge
 
     config = load_config(args.config)
-    audit = AuditLog(config.storage.audit_path)
-    deleted = purge(config, audit, dry_run=args.dry_run)
+    expired = purge(config, AuditLog(config.storage.audit_path), dry_run=args.dry_run)
+    deleted = [item for item in expired if not item.on_hold]
+    held = [item for item in expired if item.on_hold]
     verb = "would delete" if args.dry_run else "deleted"
     for item in deleted:
         print(f"{verb} {item.path.name} ({item.age_days:.1f} days old)")
-    held = [item for item in find_expired(config) if item.on_hold]
     for item in held:
         print(f"kept   {item.path.name} ({item.age_days:.1f} days old): on legal hold")
     days = config.storage.retention_days

@@ -50,15 +50,15 @@ def find_expired(config: RoomConfig, now: float | None = None) -> list[Expired]:
 def purge(
     config: RoomConfig, audit: AuditLog, *, dry_run: bool = False, now: float | None = None
 ) -> list[Expired]:
-    """Delete expired incidents not on hold, each audited before it is removed. Returns what was
-    (or, with dry_run, would be) deleted. Raises StorageError if the audit cannot be written (then
-    nothing more is deleted: a deletion is never unaccounted for)."""
-    deleted = []
-    for item in find_expired(config, now):
+    """Delete expired incidents not on hold, each audited before it is removed. Returns every expired
+    incident: those not `on_hold` were (or, with dry_run, would be) deleted, the held ones kept.
+    Raises StorageError if the audit cannot be written (then nothing more is deleted: a deletion is
+    never unaccounted for)."""
+    expired = find_expired(config, now)
+    for item in expired:
         if item.on_hold:
             log.info("retention_skipped_hold", incident=item.path.stem, age_days=item.age_days)
             continue
-        deleted.append(item)
         if dry_run:
             continue
         audit.append(
@@ -71,7 +71,7 @@ def purge(
         item.path.unlink(missing_ok=True)
         fsync_directory(item.path.parent)
         log.info("incident_deleted", incident=item.path.stem, age_days=item.age_days)
-    return deleted
+    return expired
 
 
 def set_hold(config: RoomConfig, audit: AuditLog, incident: str, reason: str, release: bool = False) -> Path:
