@@ -8,6 +8,7 @@ import os
 import select
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -50,7 +51,11 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def signals_raise() -> Iterator[None]:
     """Within: SIGTERM and SIGHUP raise Terminated and SIGINT raises KeyboardInterrupt, in the main
     thread, so that `finally` blocks remove partial output. After the first of them the others are
-    ignored, so a second signal cannot interrupt that clean-up. Main thread only."""
+    ignored, so a second signal cannot interrupt that clean-up. Does nothing in another thread
+    (only the main thread may handle signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         for each in _STOP_SIGNALS:

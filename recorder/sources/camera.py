@@ -153,6 +153,7 @@ class CameraSource(ReconnectingSource):
         self._seq = 0
         self._size = (config.width, config.height)
         self._losses = LossReport(name, status)
+        self._frame_clock = FrameClock()  # across reopens, so that times never go back
         self._warned_size = False
         self._log = log.bind(source=name, device=redact(config.device))
 
@@ -179,7 +180,8 @@ class CameraSource(ReconnectingSource):
     ) -> int:
         """Read until stop (returns), end of file (returns the frame count) or failure (raises)."""
         self.passthrough_active = opened.raw
-        timing = _Timing(RateMeter(), FrameClock(trust_media=pacer is not None), limiter)
+        self._frame_clock.restart(trust_media=pacer is not None)  # a file's positions are its timestamps
+        timing = _Timing(RateMeter(), self._frame_clock, limiter)
         frames = 0
         try:
             while not self._thread.stop_event.is_set():

@@ -109,6 +109,13 @@ class FrameClock:
         self._last_pts: int | None = None
         self.step_ns = 0
 
+    def restart(self, trust_media: bool) -> None:
+        """A new stream (reopened camera, file played again): its clock owes nothing to the last
+        one's, but times still only move forward."""
+        self.trust_media = trust_media
+        self._offsets.clear()
+        self._last_media = None
+
     def stamp(self, arrival_ns: int, media_ns: int | None) -> int:
         pts = arrival_ns
         self.step_ns = 0
