@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from recorder.config import parse_config
 from recorder.demo import DemoRoom, set_up_room
+from recorder.errors import ConfigError
 from recorder.incident import bech32
+from tests.support import needs_tools
 
 Setup = Callable[[DemoRoom, contextlib.ExitStack], str]
 
@@ -164,3 +167,41 @@ def test_an_unwritable_storage_directory_stops_both_without_a_traceback() -> Non
     assert (check.returncode, run.returncode) == (2, 2), check.stderr + run.stderr
     assert expected in check.stderr and run.stderr == check.stderr
     assert "Traceback" not in run.stdout + run.stderr and files == []
+
+
+def _age_accepts(recipient: str) -> bool:
+    return (
+        subprocess.run(["age", "-r", recipient], input=b"x", capture_output=True, timeout=30).returncode == 0
+    )
+
+
+def _config_accepts(recipient: str, base: DemoRoom) -> bool:
+    data = {
+        "room": "r1",
+        "control": {"server_secret_key": "k", "authorized_clients": "c"},
+        "storage": {"directory": "s", "recipients": [recipient]},
+    }
+    try:
+        parse_config(data, base.root)
+    except ConfigError:
+        return False
+    return True
+
+
+@needs_tools("age")
+def test_the_config_accepts_a_recipient_exactly_when_stock_age_does(tmp_path: Path) -> None:
+    room = set_up_room(tmp_path)
+    good = room.config.read_text().split('recipients = ["')[1].split('"')[0]
+    candidates = [
+        good,
+        good[:-1] + ("q" if good[-1] != "q" else "p"),
+        good[:10] + ("q" if good[10] != "q" else "p") + good[11:],
+        good.upper(),
+        f" {good}",
+        good[:-2],
+        *(bech32.encode("age", point) for point in (bytes(32), (1).to_bytes(32, "little"))),
+        bech32.encode("age", bytes(range(1, 33))),
+    ]
+    verdicts = [(_config_accepts(text, room), _age_accepts(text)) for text in candidates]
+    assert [ours for ours, _ in verdicts] == [theirs for _, theirs in verdicts]
+    assert verdicts[0] == (True, True) and verdicts[-1] == (True, True)
