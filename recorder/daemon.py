@@ -16,14 +16,15 @@ import zmq
 from recorder import __version__
 from recorder.audit.log import AuditLog
 from recorder.clock import Clock, SystemClock
-from recorder.config import RoomConfig, check_runtime
+from recorder.config import RoomConfig
 from recorder.control.allowlist import load_allowlist
 from recorder.control.auth import AllowlistAuthenticator
 from recorder.control.server import ControlServer, load_server_keys, open_sockets
-from recorder.errors import ConfigError, StorageError
+from recorder.errors import StorageError
 from recorder.hygiene import harden_process
 from recorder.incident.output import open_incident_output
 from recorder.incident.writer import IncidentOutput
+from recorder.preflight import ensure_ready
 from recorder.retention import purge
 from recorder.ring import EncryptedRing
 from recorder.room import Room
@@ -43,9 +44,8 @@ class Daemon:
     """Owns every thread and socket it starts, and stops and joins them in `close()`."""
 
     def __init__(self, config: RoomConfig, clock: Clock | None = None) -> None:
-        problems = check_runtime(config)
-        if problems:
-            raise ConfigError("\n".join(problems))
+        for warning in ensure_ready(config):  # raises ConfigError before any file or socket exists
+            log.warning("preflight_warning", detail=warning)
         self.config = config
         self.clock = clock or SystemClock()
         self.stop_requested = threading.Event()

@@ -61,12 +61,13 @@ class Room:
         self._closing: list[tuple[IncidentWriter, Path, str]] = []
         self.degraded: dict[str, str] = {}
         self.privacy: dict[str, bool] = {}  # what process hardening took effect (set by the daemon)
-        self._source_events: queue.SimpleQueue[tuple[str, bool, str]] = queue.SimpleQueue()
+        self._source_events: queue.SimpleQueue[tuple[str, bool, str, int]] = queue.SimpleQueue()
         self._log = log.bind(room=config.room)
 
-    def source_status(self, name: str, healthy: bool, detail: str) -> None:
-        """A source failed or recovered. Called from the source's thread: only enqueues."""
-        self._source_events.put((name, healthy, detail))
+    def source_status(self, name: str, healthy: bool, detail: str, lost: int = 0) -> None:
+        """A source failed or recovered, or lost `lost` packets (see `StatusSink`). Called from the
+        source's thread: only enqueues."""
+        self._source_events.put((name, healthy, detail, lost))
 
     @property
     def _current_incident(self) -> str | None:
@@ -118,9 +119,13 @@ class Room:
         changed = False
         while True:
             try:
-                name, healthy, detail = self._source_events.get_nowait()
+                name, healthy, detail, lost = self._source_events.get_nowait()
             except queue.Empty:
                 return changed
+            if lost:
+                incident = self._current_incident
+                self._audit_or_log("capture_lost", source=name, lost=lost, detail=detail, incident=incident)
+                continue
             if healthy == (name not in self.degraded):
                 continue  # no change (e.g. a repeated failure report)
             if healthy:

@@ -10,8 +10,16 @@ from recorder.packet import Packet
 PacketSink = Callable[[Packet], None]
 """Called from the source's own thread for every captured packet; must not block for long."""
 
-StatusSink = Callable[[str, bool, str], None]
-"""Called as `status(source_name, healthy, detail)` when a source fails or recovers."""
+
+class StatusSink(Protocol):
+    """How a source tells the daemon about itself, from the source's own thread.
+
+    `status(source_name, healthy, detail)` when it fails or recovers; `status(source_name, True,
+    detail, lost=n)` when it lost `n` packets since its last such report (the health is unchanged;
+    `detail` says what was lost and why). The room audits each report (`capture_lost`).
+    """
+
+    def __call__(self, name: str, healthy: bool, detail: str, lost: int = 0) -> None: ...
 
 
 class MediaSource(Protocol):
