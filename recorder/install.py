@@ -4,6 +4,7 @@ the audit log, keys or the config."""
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -26,8 +27,8 @@ SYSTEM_UNITS = ("recorder@.service", "panic-button-hid@.service", "panic-button-
 USER_UNITS = ("room-indicator@.service",)
 _EXAMPLE_ROOM = "interview-2"
 _SYSUSERS = f'u {USER} - "room-recorder daemon" /var/lib/room-recorder /usr/sbin/nologin\n'
-_TMPFILES = f"""d /etc/room-recorder 0755 root root -
-d /etc/room-recorder/keys 0750 root {USER} -
+_TMPFILES = """d /etc/room-recorder 0755 root root -
+d /etc/room-recorder/keys 0755 root root -
 d /etc/room-recorder/buttons 0755 root root -
 """
 _ROOM_TMPFILES = f"""d /etc/room-recorder/{{room}} 0750 root {USER} -
@@ -74,8 +75,15 @@ def shipped(name: str) -> Path:
 
 
 def install(room: str, layout: Layout, recipients: list[str], port: int | None) -> list[str]:
-    """Set up `room`; returns one line per step. Raises InstallError or ConfigError."""
+    """Set up `room`; returns one line per step. Raises InstallError."""
     _check_room(room)
+    try:
+        return _install(room, layout, recipients, port)
+    except OSError as error:
+        raise InstallError(_os_error(error)) from None
+
+
+def _install(room: str, layout: Layout, recipients: list[str], port: int | None) -> list[str]:
     steps = [
         _write(layout.sysusers, _SYSUSERS, 0o644),
         _run(["systemd-sysusers", *_root_option(layout), str(layout.sysusers)]),
@@ -96,6 +104,13 @@ def install(room: str, layout: Layout, recipients: list[str], port: int | None) 
 def uninstall(room: str, layout: Layout) -> list[str]:
     """Stop and disable `room`; unlink the units when it was the last room. Keeps every file with data."""
     _check_room(room)
+    try:
+        return _uninstall(room, layout)
+    except OSError as error:
+        raise InstallError(_os_error(error)) from None
+
+
+def _uninstall(room: str, layout: Layout) -> list[str]:
     steps = []
     if layout.live:
         steps.append(_run(["systemctl", "disable", "--now", f"recorder@{room}.service"]))
@@ -131,6 +146,11 @@ Next steps for room {room}:
   4. systemctl enable --now recorder@{room}
   5. Hand over: the audit verify key (/var/lib/room-recorder/{room}/audit.jsonl.verify-key) to the auditor.
 See docs/deploy.md."""
+
+
+def _os_error(error: OSError) -> str:
+    hint = " (run as root)" if error.errno in (errno.EACCES, errno.EPERM) else ""
+    return f"{error.filename}: {error.strerror}{hint}"
 
 
 def _check_room(room: str) -> None:
@@ -177,9 +197,10 @@ def _server_keys(room: str, layout: Layout) -> str:
     secret = keys / f"{room}.key_secret"
     if secret.exists():
         return f"kept    {secret}"
-    create_curve_keypair(keys, room)
+    public, _ = create_curve_keypair(keys, room)
     os.chown(secret, 0, _group_id(layout))
     secret.chmod(0o640)  # readable by the daemon's group, not by the world
+    public.chmod(0o644)  # the buttons' units run as dynamic users
     return f"created {secret} and {room}.key (give the .key to every button of this room)"
 
 

@@ -15,6 +15,7 @@ from recorder.packet import Packet
 from recorder.sources.test_pattern import TestPatternConfig, TestPatternSource
 from recorder.supervision import Supervisor
 from recorder.systemd_notify import Notifier
+from tests.integration.media_servers import free_port
 from tests.support import start_daemon
 
 
@@ -95,3 +96,22 @@ def _pets(supervisor: Supervisor, sock: socket.socket, seconds: float) -> int:
         except TimeoutError:
             pass
     return pets
+
+
+def test_ready_waits_for_the_camera_and_tells_it_is_degraded(room: DemoRoom, tmp_path: Path) -> None:
+    """READY comes once every source has delivered or failed: with an unreachable camera, the first
+    STATUS systemd sees already names it."""
+    text = room.config.read_text()
+    camera = f'source = "camera"\ndevice = "http://127.0.0.1:{free_port()}/cam.mjpg"\nopen_timeout_s = 0.5'
+    room.config.write_text(text.replace('source = "test-pattern"', camera, 1))
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        daemon = start_daemon(room, {"NOTIFY_SOCKET": address})
+        try:
+            ready = [m for m in _messages(sock, "READY=1") if m.startswith("READY=1")]
+        finally:
+            daemon.stop()
+    assert len(ready) == 1 and ready[0].startswith(
+        "READY=1\nSTATUS=room demo-room: idle; degraded: camera"
+    ), ready

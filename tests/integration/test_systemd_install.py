@@ -35,6 +35,9 @@ def test_install_creates_user_directories_keys_config_and_unit_links(tmp_path: P
     assert (config.room, config.storage.recipients) == ("room-a", [RECIPIENT])
     assert config.control.server_secret_key == Path("/etc/room-recorder/keys/room-a.key_secret")
     assert (tmp_path / "etc/room-recorder/keys/room-a.key_secret").stat().st_mode & 0o777 == 0o640
+    # A button's unit runs as a dynamic user: it must reach the server's public key.
+    assert (tmp_path / "etc/room-recorder/keys").stat().st_mode & 0o005 == 0o005
+    assert (tmp_path / "etc/room-recorder/keys/room-a.key").stat().st_mode & 0o004 == 0o004
     assert (tmp_path / "etc/room-recorder/room-a/authorized_clients").is_dir()
     unit = tmp_path / "etc/systemd/system/recorder@.service"
     assert unit.is_symlink() and "ExecStart=/opt/room-recorder/bin/recorder run" in unit.read_text()
@@ -76,3 +79,11 @@ def test_a_bad_room_id_is_one_line_and_exit_1(tmp_path: Path) -> None:
     result = _recorder("install", "Room A", "--root", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("recorder: room 'Room A'") and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_root_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    root = tmp_path / "image"
+    root.write_text("not a directory")  # (permissions would not stop root, who runs the tests)
+    result = _recorder("install", "room-a", "--root", str(root))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr

@@ -80,13 +80,13 @@ def _host_step(name: str, cwd: Path, env: dict[str, str]) -> str:
     return result.stdout
 
 
-def _release_copy(tmp: Path) -> Path:
-    """The source tree with its version raised to NEW_VERSION: the release an upgrade installs."""
-    copy = tmp / "new-release"
+def _release(tmp: Path, version: str) -> Path:
+    """A clean copy of the source tree as release `version` (the build writes into the tree it builds)."""
+    copy = tmp / f"release-{version}"
     ignore = shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache")
     shutil.copytree(REPO, copy, symlinks=True, ignore=ignore)
     for path in (copy / "pyproject.toml", copy / "recorder" / "__init__.py"):
-        path.write_text(path.read_text().replace(f'"{__version__}"', f'"{NEW_VERSION}"', 1))
+        path.write_text(path.read_text().replace(f'"{__version__}"', f'"{version}"', 1))
     return copy
 
 
@@ -97,8 +97,8 @@ def _workstation(tmp: Path) -> tuple[Path, str]:
     env = {**os.environ, "HOME": str(home), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     officer = _host_step("officer", tmp, env)
     recipient = next(word for word in officer.split() if word.startswith("age1"))
-    _host_step("wheelhouse", REPO, {**env, "VERSION": __version__})
-    _host_step("wheelhouse", _release_copy(tmp), {**env, "VERSION": NEW_VERSION})
+    for version in (__version__, NEW_VERSION):
+        _host_step("wheelhouse", _release(tmp, version), {**env, "VERSION": version})
     return home / "wheelhouse", recipient
 
 
