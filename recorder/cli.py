@@ -128,7 +128,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
         print("Incidents, the audit log, keys and the config are kept; delete them by hand once handed over.")
         return EXIT_OK
     print("\n".join(install(args.room, layout, args.recipient, args.port)))
-    print(next_steps(args.room, layout))
+    if args.room is not None:
+        print(next_steps(args.room, layout))
     return EXIT_OK
 
 
@@ -248,12 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_install(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "install",
-        help="set up a room on this machine: user, directories, keys, config, unit links",
+        help="set up a room on this machine: user, directories, keys, config, systemd units",
         description="Create the room-recorder system user (sysusers.d), the directories (tmpfiles.d), "
-        "the room's CURVE keys, /etc/room-recorder/ROOM.toml from the example and the systemd unit links, "
-        "then print the next steps. Safe to run again: what exists is kept. Run as root.",
+        "the room's CURVE keys, /etc/room-recorder/ROOM.toml from the example and this release's systemd "
+        "units, then print the next steps. Safe to run again: what exists is kept (the units are replaced "
+        "by this release's). Without ROOM, only the user, directories and units: after an upgrade or a "
+        "roll-back. Run as root.",
     )
-    p.add_argument("room", help="the room id, e.g. interview-2 (lower-case letters, digits, '-', '_')")
+    p.add_argument(
+        "room", nargs="?", help="the room id, e.g. interview-2 (lower-case letters, digits, '-', '_')"
+    )
     p.add_argument(
         "--recipient", action="append", default=[], help="the officer's age1… recipient (repeat for several)"
     )
@@ -267,7 +272,7 @@ def _add_install(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser(
         "uninstall",
         help="stop and disable a room; keeps incidents, the audit log, keys and config",
-        description="Stop and disable recorder@ROOM and remove its tmpfiles entry; the unit links go with "
+        description="Stop and disable recorder@ROOM and remove its tmpfiles entry; the units go with "
         "the last room. Never deletes incidents, the audit log, keys or the config.",
     )
     p.add_argument("room", help="the room id")

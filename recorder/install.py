@@ -1,6 +1,6 @@
 """`recorder install ROOM` and `recorder uninstall ROOM`: the system user, directories, keys, config and
-unit links of one room, idempotently (a step already done is kept). Uninstall never deletes incidents,
-the audit log, keys or the config."""
+systemd units of one room, idempotently (a step already done is kept). Uninstall never deletes
+incidents, the audit log, keys or the config."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -20,7 +19,6 @@ from recorder.errors import ConfigError, RecorderError
 from recorder.keygen import create_curve_keypair
 
 USER = "room-recorder"
-PREFIX = Path("/opt/room-recorder")
 FIRST_PORT = 5570
 ROOM_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 SYSTEM_UNITS = ("recorder@.service", "panic-button-hid@.service", "panic-button-gpio@.service")
@@ -74,35 +72,40 @@ def shipped(name: str) -> Path:
     return Path(str(resources.files("recorder") / "share" / name))
 
 
-def install(room: str, layout: Layout, recipients: list[str], port: int | None) -> list[str]:
-    """Set up `room`; returns one line per step. Raises InstallError."""
-    _check_room(room)
+def install(room: str | None, layout: Layout, recipients: list[str], port: int | None) -> list[str]:
+    """Set up `room`, or without a room only what all rooms share (the user, directories and this
+    release's units: after an upgrade or a roll-back). Returns one line per step. Raises InstallError."""
+    if room is not None:
+        _check_room(room)
     try:
         return _install(room, layout, recipients, port)
     except OSError as error:
         raise InstallError(_os_error(error)) from None
 
 
-def _install(room: str, layout: Layout, recipients: list[str], port: int | None) -> list[str]:
+def _install(room: str | None, layout: Layout, recipients: list[str], port: int | None) -> list[str]:
     steps = [
         _write(layout.sysusers, _SYSUSERS, 0o644),
         _run(["systemd-sysusers", *_root_option(layout), str(layout.sysusers)]),
         _write(layout.tmpfiles(), _TMPFILES, 0o644),
-        _write(layout.tmpfiles(room), _ROOM_TMPFILES.format(room=room), 0o644),
         _run(["systemd-tmpfiles", "--create", *_root_option(layout), str(layout.tmpfiles())]),
-        _run(["systemd-tmpfiles", "--create", *_root_option(layout), str(layout.tmpfiles(room))]),
-        _server_keys(room, layout),
-        _room_config(room, layout, recipients, port),
-        _client_file(room, layout),
-        *_link_units(layout),
     ]
+    if room is not None:
+        steps += [
+            _write(layout.tmpfiles(room), _ROOM_TMPFILES.format(room=room), 0o644),
+            _run(["systemd-tmpfiles", "--create", *_root_option(layout), str(layout.tmpfiles(room))]),
+            _server_keys(room, layout),
+            _room_config(room, layout, recipients, port),
+            _client_file(room, layout),
+        ]
+    steps += _install_units(layout)
     if layout.live:
         steps.append(_run(["systemctl", "daemon-reload"]))
     return steps
 
 
 def uninstall(room: str, layout: Layout) -> list[str]:
-    """Stop and disable `room`; unlink the units when it was the last room. Keeps every file with data."""
+    """Stop and disable `room`; remove the units when it was the last room. Keeps every file with data."""
     _check_room(room)
     try:
         return _uninstall(room, layout)
@@ -118,8 +121,8 @@ def _uninstall(room: str, layout: Layout) -> list[str]:
         layout.tmpfiles(room).unlink()
         steps.append(f"removed {layout.tmpfiles(room)}")
     if not list(layout.tmpfiles().parent.glob("room-recorder-*.conf")):
-        for unit in _unit_links(layout):
-            if unit.is_symlink():
+        for unit in _unit_paths(layout):
+            if unit.exists():
                 unit.unlink()
                 steps.append(f"removed {unit} (no room left)")
         if layout.live:
@@ -245,31 +248,22 @@ def _free_port(layout: Layout) -> int:
     return port
 
 
-def _unit_links(layout: Layout) -> list[Path]:
+def _unit_paths(layout: Layout) -> list[Path]:
     system = [layout.path(f"/etc/systemd/system/{name}") for name in SYSTEM_UNITS]
     return system + [layout.path(f"/etc/systemd/user/{name}") for name in USER_UNITS]
 
 
-def _link_units(layout: Layout) -> list[str]:
+def _install_units(layout: Layout) -> list[str]:
+    """Copy the release's units into /etc/systemd (replacing older ones: local changes belong in
+    drop-ins, `systemctl edit`). Copies, not links: `systemctl enable` resolves a linked template
+    to the release's own directory, which an upgrade leaves behind and may delete."""
     steps = []
-    for link in _unit_links(layout):
-        target = _unit_target(link.name)
-        if link.is_symlink() and Path(os.readlink(link)) == target:
-            steps.append(f"kept    {link}")
+    for path in _unit_paths(layout):
+        text = shipped(f"systemd/{path.name}").read_text()
+        if path.is_file() and not path.is_symlink() and path.read_text() == text:
+            steps.append(f"kept    {path}")
             continue
-        if link.exists() or link.is_symlink():
-            raise InstallError(f"{link} exists and is not our link: move it away, then run install again")
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(target)
-        steps.append(f"linked  {link} -> {target}")
+        verb = "updated" if path.exists() or path.is_symlink() else "created"
+        path.unlink(missing_ok=True)
+        steps.append(_write(path, text, 0o644).replace("created", verb))
     return steps
-
-
-def _unit_target(name: str) -> Path:
-    """The unit in the installed package, reached through /opt/room-recorder when that is this
-    installation, so that switching /opt/room-recorder to another release switches the units too."""
-    unit = shipped(f"systemd/{name}")
-    prefix = Path(sys.prefix)
-    if PREFIX.resolve() == prefix.resolve() and unit.is_relative_to(prefix):
-        return PREFIX / unit.relative_to(prefix)
-    return unit

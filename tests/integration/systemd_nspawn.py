@@ -80,12 +80,15 @@ def boot(root: Path, binds: dict[Path, str], unit: str, console: Path, timeout_s
     The root stays pristine (`--volatile=overlay`: writes go to a tmpfs); the container has its own
     loopback only (`--private-network`); `/run/systemd/nspawn` gets a tmpfs in a private mount
     namespace (nspawn insists on cleaning it), so no mount outlives the run. nspawn needs a terminal,
-    which `script` gives it. On a time-out the whole process group is killed.
+    which `script` gives it. nspawn withholds CAP_IPC_LOCK (and with it mlock) by default; it is
+    granted, as a booted box has it, so that the unit's AmbientCapabilities=CAP_IPC_LOCK is tested
+    (this machine cannot raise RLIMIT_MEMLOCK, so LimitMEMLOCK=infinity cannot be). On a time-out
+    the whole process group is killed.
     """
     Path("/run/systemd/nspawn").mkdir(parents=True, exist_ok=True)
     nspawn = [
         "systemd-nspawn", "-q", "-D", str(root), "-b", "--register=no", "--keep-unit",
-        "--volatile=overlay", "--private-network",
+        "--volatile=overlay", "--private-network", "--capability=CAP_IPC_LOCK",
         *(f"--bind{'-ro' if mode == 'ro' else ''}={host}:{inside}" for host, (inside, mode) in _split(binds)),
         "--", f"systemd.wants={unit}",
     ]  # fmt: skip

@@ -77,6 +77,7 @@ step upgrade-check upgrade-check VERSION=$NEW_VERSION
 step upgrade-switch switch VERSION=$NEW_VERSION
 wait_for 30 status_has idle
 run version-upgraded recorder --version
+run unit-after-upgrade readlink -f /etc/systemd/system/multi-user.target.wants/$UNIT
 step rollback-switch switch VERSION=$OLD_VERSION
 wait_for 30 status_has idle
 run version-rolled-back recorder --version

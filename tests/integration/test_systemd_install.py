@@ -27,7 +27,7 @@ def _tree(root: Path) -> dict[str, str]:
     }
 
 
-def test_install_creates_user_directories_keys_config_and_unit_links(tmp_path: Path) -> None:
+def test_install_creates_user_directories_keys_config_and_units(tmp_path: Path) -> None:
     result = _recorder("install", "room-a", "--root", str(tmp_path), "--recipient", RECIPIENT)
     assert result.returncode == 0, result.stderr
     assert "room-recorder:" in (tmp_path / "etc/passwd").read_text()
@@ -40,8 +40,8 @@ def test_install_creates_user_directories_keys_config_and_unit_links(tmp_path: P
     assert (tmp_path / "etc/room-recorder/keys/room-a.key").stat().st_mode & 0o004 == 0o004
     assert (tmp_path / "etc/room-recorder/room-a/authorized_clients").is_dir()
     unit = tmp_path / "etc/systemd/system/recorder@.service"
-    assert unit.is_symlink() and "ExecStart=/opt/room-recorder/bin/recorder run" in unit.read_text()
-    assert (tmp_path / "etc/systemd/user/room-indicator@.service").is_symlink()
+    assert not unit.is_symlink() and "ExecStart=/opt/room-recorder/bin/recorder run" in unit.read_text()
+    assert (tmp_path / "etc/systemd/user/room-indicator@.service").is_file()
     assert "systemctl enable --now recorder@room-a" in result.stdout
 
 
@@ -72,7 +72,7 @@ def test_uninstall_keeps_incidents_audit_keys_and_config(tmp_path: Path) -> None
     assert (state / "audit.jsonl").exists() and (state / "room-a-x.age").exists()
     assert (tmp_path / "etc/room-recorder/room-a.toml").exists()
     assert (tmp_path / "etc/room-recorder/keys/room-a.key_secret").exists()
-    assert not (tmp_path / "etc/systemd/system/recorder@.service").is_symlink()  # the last room went
+    assert not (tmp_path / "etc/systemd/system/recorder@.service").exists()  # the last room went
 
 
 def test_a_bad_room_id_is_one_line_and_exit_1(tmp_path: Path) -> None:
@@ -87,3 +87,13 @@ def test_an_unwritable_root_is_one_line_and_exit_1(tmp_path: Path) -> None:
     result = _recorder("install", "room-a", "--root", str(root))
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+
+
+def test_install_without_a_room_replaces_an_older_release_units(tmp_path: Path) -> None:
+    assert _recorder("install", "room-a", "--root", str(tmp_path)).returncode == 0
+    unit = tmp_path / "etc/systemd/system/recorder@.service"
+    unit.write_text("# an older release's unit\n")
+    result = _recorder("install", "--root", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"updated {unit}" in result.stdout and "ExecStart=/opt/room-recorder/bin/" in unit.read_text()
+    assert "Next steps" not in result.stdout

@@ -180,6 +180,14 @@ def test_a_press_records_an_incident_that_stock_age_decrypts(run: Run) -> None:
     assert result.stdout.startswith(b"\x1a\x45\xdf\xa3")  # Matroska (EBML)
 
 
+def test_the_unit_lets_the_daemon_lock_its_memory(run: Run) -> None:
+    """LimitMEMLOCK=infinity and CAP_IPC_LOCK work: key memory and all memory are locked (no swap)."""
+    journal = run.out("start").splitlines()
+    hardened = [json.loads(line[line.index("{") :]) for line in journal if '"process_hardened"' in line]
+    assert hardened and hardened[0]["memory_locked"] is True, hardened
+    assert "key_memory_not_locked" not in run.out("journal")
+
+
 def test_journal_shows_the_audit_echo_lines(run: Run) -> None:
     echoed = [json.loads(line) for line in run.out("logs").splitlines() if line.startswith("{")]
     assert {entry["audit_event"] for entry in echoed} >= {"daemon_started", "incident_started", "clear"}
@@ -214,6 +222,8 @@ def test_a_stopped_daemon_is_killed_by_the_watchdog_restarted_and_audited(run: R
 
 def test_upgrade_and_roll_back_switch_the_running_release(run: Run) -> None:
     assert NEW_VERSION in run.out("version-upgraded")
+    # The enabled room's unit is not inside a release, which an upgrade leaves behind and may delete.
+    assert run.out("unit-after-upgrade").strip() == "/etc/systemd/system/recorder@.service"
     assert run.out("version-rolled-back").split()[-1] == __version__
     versions = [entry["data"]["version"] for entry in run.audit() if entry["event"] == "daemon_started"]
     assert versions[-2:] == [NEW_VERSION, __version__], versions
