@@ -115,7 +115,7 @@ def uninstall(room: str, layout: Layout) -> list[str]:
 
 def _uninstall(room: str, layout: Layout) -> list[str]:
     steps = []
-    if layout.live:
+    if layout.live and _unit_paths(layout)[0].exists():
         steps.append(_run(["systemctl", "disable", "--now", f"recorder@{room}.service"]))
     if layout.tmpfiles(room).exists():
         layout.tmpfiles(room).unlink()
@@ -222,7 +222,10 @@ def _room_config(room: str, layout: Layout, recipients: list[str], port: int | N
         parse_config(tomllib.loads(text), path.parent)
     except (ConfigError, tomllib.TOMLDecodeError) as error:
         raise InstallError(f"the example config does not make a valid room file: {error}") from None
-    return _write(path, text, 0o640, _group_id(layout))
+    step = _write(path, text, 0o640, _group_id(layout))
+    if not recipients:
+        step += "\n  WARNING: storage.recipients is the example's placeholder: set the officer's recipient"
+    return step
 
 
 def _client_file(room: str, layout: Layout) -> str:
@@ -265,5 +268,6 @@ def _install_units(layout: Layout) -> list[str]:
             continue
         verb = "updated" if path.exists() or path.is_symlink() else "created"
         path.unlink(missing_ok=True)
-        steps.append(_write(path, text, 0o644).replace("created", verb))
+        _write(path, text, 0o644)
+        steps.append(f"{verb} {path}")
     return steps

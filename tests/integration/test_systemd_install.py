@@ -43,6 +43,12 @@ def test_install_creates_user_directories_keys_config_and_units(tmp_path: Path) 
     assert not unit.is_symlink() and "ExecStart=/opt/room-recorder/bin/recorder run" in unit.read_text()
     assert (tmp_path / "etc/systemd/user/room-indicator@.service").is_file()
     assert "systemctl enable --now recorder@room-a" in result.stdout
+    assert "WARNING" not in result.stdout
+
+
+def test_install_without_a_recipient_warns_of_the_placeholder(tmp_path: Path) -> None:
+    result = _recorder("install", "room-a", "--root", str(tmp_path))
+    assert "WARNING: storage.recipients is the example's placeholder" in result.stdout
 
 
 def test_install_again_changes_nothing(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 
 from recorder.sources.base import Liveness
+from recorder.sources.reconnect import Backoff, Health, SourceFault, supervise
 from recorder.supervision import Supervisor, clock_synchronized, status_line
 from recorder.systemd_notify import Notifier
 
@@ -151,3 +154,28 @@ def test_timesyncd_flag_file_decides_clock_synchronized(tmp_path: Path) -> None:
     assert clock_synchronized(tmp_path) is False
     (tmp_path / "synchronized").touch()
     assert clock_synchronized(tmp_path) is True
+
+
+def test_a_reconnecting_source_excuses_its_backoff_wait() -> None:
+    """`supervise` marks the wait before the next attempt as planned quiet, not a stall."""
+    stop = threading.Event()
+    liveness = Liveness()
+    calls: list[int] = []
+
+    def session() -> None:
+        calls.append(1)
+        if len(calls) > 1:
+            stop.set()
+            return
+        raise SourceFault("gone")
+
+    thread = threading.Thread(
+        target=supervise, args=("cam", stop, Backoff(30.0, 60.0), Health("cam", None), session, liveness)
+    )
+    thread.start()
+    deadline = time.monotonic() + 2
+    while liveness.last_ns <= time.monotonic_ns() + 20 * S and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert liveness.silent_s(time.monotonic_ns() + 25 * S) == 0.0  # 25 s on: still within the 30 s wait
+    stop.set()
+    thread.join(2)
