@@ -125,6 +125,20 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return devices_command(as_json=args.json)
 
 
+def _cmd_install(args: argparse.Namespace) -> int:
+    from recorder.install import Layout, install, next_steps, uninstall
+
+    layout = Layout(args.root)
+    if args.command == "uninstall":
+        print("\n".join(uninstall(args.room, layout)))
+        print("Incidents, the audit log, keys and the config are kept; delete them by hand once handed over.")
+        return EXIT_OK
+    print("\n".join(install(args.room, layout, args.recipient, args.port)))
+    if args.room is not None:
+        print(next_steps(args.room, layout))
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from recorder.demo import run_demo
     from recorder.logs import configure_logging
@@ -250,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
     p.set_defaults(func=_cmd_audit)
 
+    _add_install(sub)
+
     p = sub.add_parser(
         "demo",
         help="run the whole path on built-in test sources, in a temporary directory",
@@ -267,6 +283,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_demo)
     return parser
+
+
+def _add_install(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "install",
+        help="set up a room on this machine: user, directories, keys, config, systemd units",
+        description="Create the room-recorder system user (sysusers.d), the directories (tmpfiles.d), "
+        "the room's CURVE keys, /etc/room-recorder/ROOM.toml from the example and this release's systemd "
+        "units, then print the next steps. Safe to run again: what exists is kept (the units are replaced "
+        "by this release's). Without ROOM, only the user, directories and units: after an upgrade or a "
+        "roll-back. Run as root.",
+    )
+    p.add_argument(
+        "room", nargs="?", help="the room id, e.g. interview-2 (lower-case letters, digits, '-', '_')"
+    )
+    p.add_argument(
+        "--recipient", action="append", default=[], help="the officer's age1… recipient (repeat for several)"
+    )
+    p.add_argument(
+        "--port", type=int, help="control port (state = port + 1); default: the first free pair from 5570"
+    )
+    p.add_argument(
+        "--root", type=Path, default=Path("/"), help="install into this directory (an image) instead of /"
+    )
+    p.set_defaults(func=_cmd_install)
+    p = sub.add_parser(
+        "uninstall",
+        help="stop and disable a room; keeps incidents, the audit log, keys and config",
+        description="Stop and disable recorder@ROOM and remove its tmpfiles entry; the units go with "
+        "the last room. Never deletes incidents, the audit log, keys or the config.",
+    )
+    p.add_argument("room", help="the room id")
+    p.add_argument("--root", type=Path, default=Path("/"), help="the directory it was installed into")
+    p.set_defaults(func=_cmd_install)
 
 
 def main(argv: list[str] | None = None) -> int:

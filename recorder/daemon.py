@@ -32,6 +32,7 @@ from recorder.router import PacketRouter
 from recorder.secure_memory import KeyVault
 from recorder.sources.base import MediaSource
 from recorder.sources.factory import build_sources
+from recorder.supervision import Supervisor, stall_limit_s
 from recorder.systemd_notify import Notifier
 
 log = structlog.get_logger()
@@ -50,7 +51,6 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
-        self._notifier = Notifier()
         self.hardening = harden_process()
         self._prepare_storage()
         self.audit = _open_audit(config)
@@ -76,6 +76,8 @@ class Daemon:
         self._sockets = (router_sock, pub_sock)
         self.server = ControlServer(router_sock, pub_sock, self._auth, self.room, self.clock, config.control)
         self.sources: list[MediaSource] = build_sources(config, self.clock, self.room.source_status)
+        # supervision hook: READY, STATUS and WATCHDOG for systemd (recorder/supervision.py)
+        self.supervisor = Supervisor(Notifier(), self.sources, stall_limit_s(config), self.room.source_status)
 
     def serve(self) -> None:
         """Run until SIGTERM/SIGINT (or `stop_requested`)."""
@@ -93,7 +95,6 @@ class Daemon:
         t0_ns = self.clock.monotonic_ns()
         for source in self.sources:
             source.start(self.router.on_packet, t0_ns)
-        self._notifier.ready(f"room {self.config.room}: idle")
         log.info("daemon_ready", room=self.config.room, endpoint=self.config.control.endpoint)
         self._loop()
 
@@ -101,7 +102,6 @@ class Daemon:
         heartbeat_s = self.config.control.heartbeat_s
         next_heartbeat = 0.0
         last_status: dict[str, Any] | None = None
-        next_watchdog = 0.0
         next_purge = 0.0
         while not self.stop_requested.is_set():
             self.server.poll(POLL_MS)
@@ -116,12 +116,10 @@ class Daemon:
             if status != last_status or now >= next_heartbeat:
                 self.server.publish()
                 last_status, next_heartbeat = status, now + heartbeat_s
-            if self._notifier.watchdog_interval_s and now >= next_watchdog:
-                self._notifier.watchdog()
-                next_watchdog = now + self._notifier.watchdog_interval_s
+            self.supervisor.tick(status)  # supervision hook: READY once capture runs, STATUS, WATCHDOG
 
     def close(self) -> None:
-        self._notifier.stopping()
+        self.supervisor.stopping()
         for source in self.sources:
             source.stop()
         self.room.shutdown()
