@@ -47,7 +47,7 @@ class ClientKeys:
         """Raises ButtonError if a key file is missing or malformed."""
         try:
             public, secret = zmq.auth.load_certificate(client_secret_file)
-            server_public, _ = zmq.auth.load_certificate(server_public_file)
+            server_public, _none = zmq.auth.load_certificate(server_public_file)
         except (OSError, ValueError) as error:
             raise ButtonError(_("cannot load keys: {error}").format(error=error)) from None
         if not secret:
