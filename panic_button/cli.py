@@ -170,7 +170,7 @@ def _keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _room_options(p: argparse.ArgumentParser, state: bool) -> None:
+def _room_options(p: argparse.ArgumentParser, state: bool, languages: bool = False) -> None:
     p.add_argument("--config", type=Path, help=_("TOML with endpoint, state_endpoint, key, server_key, ..."))
     p.add_argument("--endpoint", help=_("the daemon's control endpoint, e.g. tcp://10.0.0.5:5570"))
     if state:
@@ -181,7 +181,7 @@ def _room_options(p: argparse.ArgumentParser, state: bool) -> None:
     p.add_argument("--server-key", type=Path, help=_("the daemon's public key file (server.key)"))
     p.add_argument("--timeout", type=float, help=_("seconds to wait per try (default 1)"))
     p.add_argument("--retries", type=int, help=_("tries before giving up (default 3)"))
-    _language_option(p)
+    _language_option(p, several=languages)
 
 
 def _language_option(p: argparse.ArgumentParser, several: bool = False) -> None:
@@ -220,8 +220,7 @@ def _add_front_ends(sub: Any) -> None:
     p = sub.add_parser(
         "indicator", help=_("a full-screen RECORDING sign for the citizen, with the notice (Tk)")
     )
-    _room_options(p, state=True)
-    _language_option(p, several=True)
+    _room_options(p, state=True, languages=True)
     p.add_argument(
         "--cue-interval", type=float, default=120.0, help=_("seconds between cues while recording")
     )

@@ -76,9 +76,14 @@ class Tile:
         self._name.configure(text=visual(name, self._rtl))
         self.frame.configure(highlightbackground=SELECTED if selected else PANEL_BG)
 
+    def labels(self) -> tuple[tk.Label, tk.Label, tk.Label]:
+        """The name, state and detail labels (tests read their text and place from Tk)."""
+        return self._name, self._state, self._detail
+
     def texts(self) -> tuple[str, str, str]:
-        """What the tile shows now (name, state, detail), as Tk has it: for tests and logs."""
-        return tuple(str(label.cget("text")) for label in (self._name, self._state, self._detail))  # type: ignore[return-value]
+        """What the tile shows now (name, state, detail), as Tk has it."""
+        name, state, detail = (str(label.cget("text")) for label in self.labels())
+        return name, state, detail
 
 
 def _font(pixels: int, bold: bool = False) -> tkfont.Font:
