@@ -35,14 +35,18 @@ class Footer:
         self._hint.pack(fill="x")
         self._ask = tk.Frame(self.frame, bg=ASK_BG)
         side: Literal["left", "right"] = "right" if rtl else "left"
-        self.question = tk.Label(self._ask, bg=ASK_BG, font=(FAMILY, -14, "bold"))
-        self.entry = tk.Entry(self._ask, font=(FAMILY, -14), width=50, justify="right" if rtl else "left")
-        save = tk.Button(
-            self._ask, text=visual(_("Save"), rtl), command=self._save, bg=CLEAR_BG, fg="#ffffff"
+        self.question = tk.Label(self._ask, bg=ASK_BG, font=(FAMILY, -13, "bold"), anchor="e" if rtl else "w")
+        self.question.pack(side="top", fill="x", padx=4)
+        answer = tk.Frame(self._ask, bg=ASK_BG)
+        answer.pack(side="top", fill="x")
+        self.save = tk.Button(
+            answer, text=visual(_("Save"), rtl), command=self._save, bg=CLEAR_BG, fg="#ffffff"
         )
-        later = tk.Button(self._ask, text=visual(_("Later"), rtl), command=self._later)
-        for widget in (self.question, self.entry, save, later):
-            widget.pack(side=side, padx=4, pady=4)
+        self.later = tk.Button(answer, text=visual(_("Later"), rtl), command=self._later)
+        self.entry = tk.Entry(answer, font=(FAMILY, -13), justify="right" if rtl else "left")
+        for widget in (self.later, self.save):  # first, so that they always have room
+            widget.pack(side="left" if rtl else "right", padx=4, pady=(0, 2))
+        self.entry.pack(side=side, fill="x", expand=True, padx=4, pady=(0, 2))
         self.entry.bind("<Return>", lambda _event: self._save())
         self.entry.bind("<Escape>", lambda _event: self._later())
         self.asking: str | None = None  # the incident asked about

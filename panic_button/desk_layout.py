@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 HEADER_H = 40  # the summary line
-FOOTER_H = 44  # the key hint, or the question for a justification
+FOOTER_H = 56  # the key hint, or the question for a justification (two lines)
 MARGIN = 8
 
 
