@@ -21,7 +21,7 @@ from panic_button.config import DeskFile, load_desk_file
 from panic_button.desk_view import DeskWindow, open_desk
 from panic_button.presenter import Look
 from tests.integration.tk_rooms import HEARTBEAT_S, desk_room, fast_daemon, link, settle, until
-from tests.integration.xscreen import Screen, xvfb
+from tests.integration.xscreen import Screen, shared_screens
 from tests.support import RunningDaemon, needs_tools
 
 pytestmark = needs_tools("Xvfb", "xdotool")
@@ -30,10 +30,9 @@ ROOMS = 40
 LAST = ROOMS - 1
 
 
-@pytest.fixture(scope="module")
-def screens() -> Iterator[list[Screen]]:
-    with xvfb("1280x800", "1920x1080") as both:
-        yield both
+@pytest.fixture
+def screens() -> list[Screen]:
+    return shared_screens()
 
 
 @pytest.fixture(scope="module")

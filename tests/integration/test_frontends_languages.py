@@ -28,7 +28,7 @@ from panic_button.presenter import RoomPresenter
 from panic_button.tk_text import visual
 from recorder.demo import free_tcp_port
 from tests.integration.tk_rooms import HEARTBEAT_S, NOTICE, TIMING, desk_room, fast_daemon, link, until
-from tests.integration.xscreen import Screen, xvfb
+from tests.integration.xscreen import Screen, shared_screens
 from tests.support import RunningDaemon, needs_tools
 
 pytestmark = needs_tools("Xvfb", "zbarimg")
@@ -48,10 +48,9 @@ ARABIC_LETTERS = range(0x0621, 0x064B)  # base letters: after shaping, none may 
 PRESENTATION_FORMS = range(0xFE70, 0xFF00)
 
 
-@pytest.fixture(scope="module")
-def screen() -> Iterator[Screen]:
-    with xvfb(f"{W}x{H}") as (only,):
-        yield only
+@pytest.fixture
+def screen() -> Screen:
+    return shared_screens()[0]  # 1280x800
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +117,8 @@ def test_indicator_speaks_the_rooms_language(
         shot = screen.keep(
             f"indicator-{language}.png", tmp_path, resize="50%" if language != "nl" else "100%"
         )
-        decoded = subprocess.run(["zbarimg", "-q", "--raw", str(screen.keep("qr.png", tmp_path))],
+        screen.save(tmp_path / "qr.png")  # full size, for the decoder
+        decoded = subprocess.run(["zbarimg", "-q", "--raw", str(tmp_path / "qr.png")],
                                  capture_output=True, text=True, timeout=20, check=False)  # fmt: skip
         assert decoded.stdout.strip() == NOTICE.privacy_url, (decoded.stdout, decoded.stderr, shot)
     finally:

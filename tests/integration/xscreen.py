@@ -5,12 +5,13 @@ Set UPDATE_SCREENSHOTS=1 to copy the shots the tests keep into docs/screenshots/
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,20 @@ def xvfb(*sizes: str) -> Iterator[list[Screen]]:
         server.kill()
         server.wait()
     raise RuntimeError("no free X display in :90-:99 (is xvfb installed?)")
+
+
+_SHARED: list[Screen] = []
+
+
+def shared_screens() -> list[Screen]:
+    """One Xvfb (1280x800 and 1920x1080) for every test that opens Tk in this process, stopped when the
+    process exits. Not one per module: Tk keeps a display open after its window is destroyed, and Xlib
+    ends the process if that X server goes away while Tk still handles events."""
+    if not _SHARED:
+        stack = ExitStack()
+        _SHARED.extend(stack.enter_context(xvfb("1280x800", "1920x1080")))
+        atexit.register(stack.close)
+    return _SHARED
 
 
 def wait(
