@@ -1,7 +1,7 @@
 """The desk and the indicator as real processes with Tk windows on an Xvfb display started here, driven
 with xdotool (keys and clicks), checked by screenshot pixels and by the daemon's own state.
 
-Set UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/desk.png and indicator.png from these runs.
+(The screenshots in docs/ come from the in-process tests: test_frontends_languages.py and _desk.py.)
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def test_desk_alarm_key_triggers_and_is_acknowledged(
     assert [e["look"] for e in desk.events("room_view_changed") if e["room"] == "Interview 1"][
         -1
     ] == "recording"
-    screen.keep("desk.png", tmp_path, window)
+    screen.save(tmp_path / "desk.png", window)
 
 
 def test_desk_clear_button_click_starts_the_post_roll(
@@ -197,7 +197,7 @@ def test_indicator_shows_recording_only_while_the_room_records(
     client.trigger("test")
     assert wait(lambda: _sign_share(screen, Sign.RECORDING) > 0.8, 2)
     assert _sign_share(screen, Sign.NOT_RECORDING) == 0
-    screen.keep("indicator.png", tmp_path, "root", "50%")
+    screen.save(tmp_path / "indicator.png", "root", "50%")
     assert wait(lambda: len(indicator.events("audible_cue")) >= 3, 3)  # at once, then every 0.3 s
     assert client.clear()["state"] == "post_roll"
     assert _sign_share(screen, Sign.RECORDING) > 0.8  # the post-roll is still recording
