@@ -27,11 +27,6 @@ _DATE_LOCALES = {"en": "en_GB"}  # English as written in Europe: 24-hour clock, 
 _ENVIRONMENT = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # gettext's order
 
 
-def N_(message: str) -> str:
-    """Marks a message for the catalogs without translating it (it is translated where it is shown)."""
-    return message
-
-
 @functools.cache
 def languages(domain: str) -> tuple[str, ...]:
     """The languages `domain` can be shown in: English and every language with a compiled catalog."""
