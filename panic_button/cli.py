@@ -28,6 +28,7 @@ def _not_installed(package: str | None, extra: str) -> ButtonError:
 
 
 def _room(args: argparse.Namespace) -> RoomFile:
+    """The room's settings from --config and the flags; its language becomes the process's."""
     data: dict[str, Any] = read_toml(args.config) if args.config else {}
     for flag, field in _FLAGS.items():
         value = getattr(args, flag, None)
@@ -47,11 +48,8 @@ def _room(args: argparse.Namespace) -> RoomFile:
 
 def _state(reply: dict[str, Any]) -> str:
     names = {"idle": _("IDLE"), "recording": _("RECORDING"), "post_roll": _("POST-ROLL")}
-    room, state, incident = (
-        reply.get("room"),
-        names.get(reply.get("state", ""), reply.get("state")),
-        reply.get("incident"),
-    )
+    room, incident = reply.get("room"), reply.get("incident")
+    state = names.get(reply.get("state", ""), reply.get("state"))
     if incident:
         return _("{room}: {state}, incident {incident}").format(room=room, state=state, incident=incident)
     return _("{room}: {state}").format(room=room, state=state)
