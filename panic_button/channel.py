@@ -24,16 +24,18 @@ class RoomChannel:
     worker: ActionWorker | None = None
     outcomes: queue.SimpleQueue[Outcome] = field(default_factory=queue.SimpleQueue)
 
-    def pump(self, presenter: RoomPresenter, now: float, wall: float) -> None:
-        """Apply every state message and reply that has arrived since the last call."""
+    def pump(self, presenter: RoomPresenter, now: float, wall: float) -> list[Outcome]:
+        """Apply every state message and reply that has arrived since the last call; returns the replies."""
         for message in self.subscriber.poll(0):
             presenter.on_state(message, now)
+        outcomes: list[Outcome] = []
         while True:
             try:
                 outcome = self.outcomes.get_nowait()
             except queue.Empty:
-                return
+                return outcomes
             presenter.on_outcome(outcome, now, wall)
+            outcomes.append(outcome)
 
     def press(self, presenter: RoomPresenter, kind: str) -> bool:
         """Send a `trigger` or `clear`; False if coalesced into one already waiting."""
@@ -41,6 +43,10 @@ class RoomChannel:
             return False
         presenter.on_sent(kind)
         return True
+
+    def annotate(self, incident: str, reason: str) -> bool:
+        """Send a justification for `incident`; False if the same one is already waiting."""
+        return self.worker is not None and self.worker.submit("annotate", incident=incident, reason=reason)
 
     def close(self) -> None:
         if self.worker is not None:

@@ -16,6 +16,8 @@ from typing import Any
 import zmq
 import zmq.auth
 
+from panic_button.i18n import _
+
 
 class ButtonError(Exception):
     """Base of the client's errors."""
@@ -45,11 +47,11 @@ class ClientKeys:
         """Raises ButtonError if a key file is missing or malformed."""
         try:
             public, secret = zmq.auth.load_certificate(client_secret_file)
-            server_public, _ = zmq.auth.load_certificate(server_public_file)
+            server_public, _none = zmq.auth.load_certificate(server_public_file)
         except (OSError, ValueError) as error:
-            raise ButtonError(f"cannot load keys: {error}") from None
+            raise ButtonError(_("cannot load keys: {error}").format(error=error)) from None
         if not secret:
-            raise ButtonError(f"{client_secret_file} holds no secret key")
+            raise ButtonError(_("{path} holds no secret key").format(path=client_secret_file))
         return ClientKeys(public, secret, server_public)
 
 
@@ -106,7 +108,8 @@ class RoomClient:
                     error = reply.get("error") or {}
                     raise Refused(str(error.get("code")), str(error.get("message")), reply)
                 return reply
-        raise NoContact(f"no reply from {self._endpoint} after {self._retries} tries")
+        message = _("no reply from {endpoint} after {tries} tries")
+        raise NoContact(message.format(endpoint=self._endpoint, tries=self._retries))
 
     def close(self) -> None:
         if self._sock is not None:

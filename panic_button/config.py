@@ -1,4 +1,4 @@
-"""Front-end settings: one room's connection (flags or TOML) and the desk's rooms file (TOML)."""
+"""Front-end settings: a room's connection, language and notice (flags or TOML); the desk's rooms file."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from panic_button.client import ButtonError, ClientKeys
+from panic_button.i18n import CITIZEN_LANGUAGES, STAFF_LANGUAGES, _
+from recorder.i18n import DEFAULT_TIMEZONE, time_zone
 
 M = TypeVar("M", bound=BaseModel)
 _ENDPOINT = re.compile(r"^(tcp://[^\s]+:\d+|ipc://\S+)$")
@@ -21,8 +23,62 @@ class _Strict(BaseModel):
 
 def _endpoint(value: str | None) -> str | None:
     if value is not None and not _ENDPOINT.match(value):
-        raise ValueError("must look like tcp://HOST:PORT or ipc://PATH")
+        raise ValueError(_("must look like tcp://HOST:PORT or ipc://PATH"))
     return value
+
+
+def _language(value: str | None, have: tuple[str, ...]) -> str | None:
+    if value is not None and value not in have:
+        have_text = ", ".join(have)
+        raise ValueError(
+            _("no translation for {language} (have: {have})").format(language=value, have=have_text)
+        )
+    return value
+
+
+def _citizen_language(value: str | None) -> str | None:
+    return _language(value, CITIZEN_LANGUAGES)
+
+
+def _zone(value: str) -> str:
+    time_zone(value)  # raises ValueError
+    return value
+
+
+class Locale(_Strict):
+    """The language and time zone of what a front end shows."""
+
+    language: str | None = Field(
+        None, description="The room's language; --language overrides it. Default: the environment's, else nl."
+    )
+    timezone: str = Field(DEFAULT_TIMEZONE, description="Times on screen are shown in this IANA time zone.")
+
+    _check_zone = field_validator("timezone")(_zone)
+
+
+class Notice(_Strict):
+    """What the indicator tells the citizen while the room records (GDPR Art. 13)."""
+
+    controller: str = Field(min_length=1, max_length=120, description="Who records: e.g. Gemeente Dronten.")
+    contact: str = Field(min_length=1, max_length=160, description="Where to ask: an address, desk or phone.")
+    privacy_url: str = Field(
+        pattern=r"^https?://\S+$", max_length=300, description="The privacy statement (shown as a QR code)."
+    )
+    retention_days: int = Field(14, ge=1, le=3650, description="The room's storage.retention_days.")
+
+
+class IndicatorSettings(_Strict):
+    languages: list[str] = Field(
+        default_factory=list, max_length=6, description="The sign rotates through these; default: the room's."
+    )
+    rotate_s: float = Field(8.0, ge=2, le=120, description="Seconds each language is shown.")
+
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        for language in value:
+            _citizen_language(language)
+        return value
 
 
 class RoomLink(_Strict):
@@ -43,7 +99,7 @@ class RoomLink(_Strict):
     def require_state_endpoint(self) -> str:
         """Raises ButtonError when the front end needs the state subscription and none is set."""
         if self.state_endpoint is None:
-            raise ButtonError("need the daemon's state endpoint (--state-endpoint or state_endpoint =)")
+            raise ButtonError(_("need the daemon's state endpoint (--state-endpoint or state_endpoint =)"))
         return self.state_endpoint
 
 
@@ -63,11 +119,16 @@ class _DeskRoom(_Strict):
     _check_endpoints = field_validator("endpoint", "state_endpoint")(_endpoint)
 
 
-class DeskFile(Timing):
-    """The desk's rooms file: the desk's own key, the timing, and one [[room]] table per room."""
+class DeskFile(Timing, Locale):
+    """The desk's rooms file: the desk's own key, the timing, its language, one [[room]] table per room."""
 
     key: Path = Field(description="The desk's secret key file, enrolled in every room.")
-    room: list[_DeskRoom] = Field(min_length=1, max_length=32, description="The rooms, in display order.")
+    room: list[_DeskRoom] = Field(min_length=1, max_length=64, description="The rooms, in display order.")
+
+    @field_validator("language")
+    @classmethod
+    def _staff_language(cls, value: str | None) -> str | None:
+        return _language(value, STAFF_LANGUAGES)
 
     def links(self) -> list[RoomLink]:
         return [
@@ -106,10 +167,35 @@ def validate(model: type[M], data: dict[str, Any], where: str) -> M:
         raise ButtonError(f"{where}: {problems}") from None
 
 
-def load_desk_file(path: Path) -> DeskFile:
-    """Raises ButtonError."""
-    return validate(DeskFile, read_toml(path), str(path))
+def load_desk_file(path: Path, language: str | None = None) -> DeskFile:
+    """The rooms file, its language overridden by `language` if given. Raises ButtonError."""
+    data = read_toml(path)
+    if language:
+        data["language"] = language
+    return validate(DeskFile, data, str(path))
 
 
-class RoomFile(RoomLink, Timing):
-    """A single-room front end's settings file (press, clear, status, indicator, hid, gpio)."""
+class RoomFile(RoomLink, Timing, Locale):
+    """A single-room front end's settings file (press, clear, status, annotate, indicator, hid, gpio)."""
+
+    notice: Notice | None = Field(
+        None, description="The indicator's notice while recording (required there)."
+    )
+    indicator: IndicatorSettings = Field(default_factory=lambda: IndicatorSettings.model_validate({}))
+
+    _check_language = field_validator("language")(_citizen_language)
+
+    def sign_languages(self, language: str) -> list[str]:
+        """The indicator's languages in order: its own list, else the room's `language`."""
+        return self.indicator.languages or [language]
+
+    def require_notice(self) -> Notice:
+        """Raises ButtonError: the indicator may not show a recording without telling who, why, how long."""
+        if self.notice is None:
+            raise ButtonError(
+                _(
+                    "the indicator needs a [notice] table in its --config file (who records, "
+                    "where to ask, privacy_url): citizens must be told while they are recorded"
+                )
+            )
+        return self.notice

@@ -15,6 +15,7 @@ from gpiozero import LED, Button, GPIOZeroError  # type: ignore[import-untyped]
 from panic_button.channel import RoomChannel, open_channel
 from panic_button.client import ButtonError
 from panic_button.config import RoomLink, Timing
+from panic_button.i18n import _
 from panic_button.presenter import ALERTS, Look, RoomPresenter, RoomView
 
 log = structlog.get_logger()
@@ -85,12 +86,12 @@ def open_pins(button_pin: str, led_pin: str) -> tuple[Any, Any]:
     try:
         button = Button(button_pin, bounce_time=0.05)
     except GPIOZeroError as error:
-        raise ButtonError(f"button pin {button_pin}: {error}") from None
+        raise ButtonError(_("button pin {pin}: {error}").format(pin=button_pin, error=error)) from None
     try:
         return button, LED(led_pin)
     except GPIOZeroError as error:
         button.close()
-        raise ButtonError(f"LED pin {led_pin}: {error}") from None
+        raise ButtonError(_("LED pin {pin}: {error}").format(pin=led_pin, error=error)) from None
 
 
 def run_gpio(link: RoomLink, timing: Timing, button_pin: str, led_pin: str) -> int:

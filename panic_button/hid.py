@@ -11,6 +11,7 @@ from evdev import InputEvent, ecodes
 
 from panic_button.client import ButtonError, RoomClient
 from panic_button.config import RoomLink, Timing
+from panic_button.i18n import _
 from panic_button.worker import ActionWorker
 
 log = structlog.get_logger()
@@ -24,7 +25,8 @@ def key_code(name: str) -> int:
         return int(name)
     code = ecodes.ecodes.get(name.upper()) or ecodes.ecodes.get(f"KEY_{name.upper()}")
     if not isinstance(code, int):
-        raise ButtonError(f"unknown key {name!r}: use a name like KEY_F13 (see `panic-button hid --list`)")
+        message = _("unknown key {name}: use a name like KEY_F13 (see `panic-button hid --list`)")
+        raise ButtonError(message.format(name=name))
     return code
 
 
@@ -59,12 +61,13 @@ def grabbed(path: str) -> Iterator[evdev.InputDevice[str]]:
     try:
         device = evdev.InputDevice(path)
     except OSError as error:
-        raise ButtonError(f"cannot open {path}: {error}") from None
+        raise ButtonError(_("cannot open {path}: {error}").format(path=path, error=error)) from None
     try:
         device.grab()
     except OSError as error:
         device.close()
-        raise ButtonError(f"cannot grab {path} (another program holds it?): {error}") from None
+        message = _("cannot grab {path} (another program holds it?): {error}")
+        raise ButtonError(message.format(path=path, error=error)) from None
     log.info("hid_device_grabbed", path=path, name=device.name)
     try:
         yield device
@@ -80,7 +83,8 @@ def list_devices() -> list[str]:
     for path in evdev.list_devices():
         with contextlib.closing(evdev.InputDevice(path)) as device:
             keys = ecodes.EV_KEY in device.capabilities()
-            lines.append(f"{path}\t{device.name}\t{'keys' if keys else 'no keys'}")
+            kind = _("keys") if keys else _("no keys")
+            lines.append(f"{path}\t{device.name}\t{kind}")
     return lines
 
 

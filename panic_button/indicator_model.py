@@ -1,4 +1,4 @@
-"""The citizen's sign: RECORDING while, and only while, the room records, with a periodic cue."""
+"""The citizen's sign: RECORDING while, and only while, the room records; its cue; its languages in turn."""
 
 from __future__ import annotations
 
@@ -23,15 +23,10 @@ class Sign(enum.Enum):
     UNKNOWN = "unknown"  # no contact with the recorder: the sign claims nothing
 
 
-SIGN_LOOK: dict[Sign, tuple[str, str, str, str]] = {  # headline, explanation, background, text colour
-    Sign.RECORDING: ("● RECORDING", "This conversation is being recorded.", "#d50000", "#ffffff"),
-    Sign.NOT_RECORDING: ("not recording", "This conversation is not being recorded.", "#102027", "#b0bec5"),
-    Sign.UNKNOWN: (
-        "recording status unknown",
-        "This sign has lost contact with the recorder.",
-        "#616161",
-        "#ffffff",
-    ),
+SIGN_COLOURS: dict[Sign, tuple[str, str]] = {  # background, text
+    Sign.RECORDING: ("#d50000", "#ffffff"),
+    Sign.NOT_RECORDING: ("#102027", "#90a4ae"),  # calm: nothing to read but "not recording"
+    Sign.UNKNOWN: ("#616161", "#ffffff"),
 }
 
 
@@ -59,3 +54,22 @@ class CueSchedule:
             self._next = now + self._interval_s
             return True
         return False
+
+
+class LanguageRotation:
+    """Which language the sign shows: each for `period_s` in turn, starting again with the first
+    whenever the sign changes (a new recording is announced in the room's own language first).
+    Pure: times are monotonic seconds passed in."""
+
+    def __init__(self, languages: list[str], period_s: float) -> None:
+        if not languages or period_s <= 0:
+            raise ValueError("need at least one language and a positive period")
+        self._languages, self._period_s = languages, period_s
+        self._sign: Sign | None = None
+        self._since = 0.0
+
+    def language(self, sign: Sign, now: float) -> str:
+        if sign is not self._sign:
+            self._sign, self._since = sign, now
+        turn = int((now - self._since) // self._period_s)
+        return self._languages[turn % len(self._languages)]

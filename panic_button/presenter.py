@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from panic_button.i18n import DOMAIN
 from panic_button.subscriber import Contact, ContactTracker
-from panic_button.worker import NO_CONTACT, Outcome
+from panic_button.worker import NO_CONTACT, REQUESTS, Outcome
+from recorder.i18n import DEFAULT_TIMEZONE, Translator, local_moment, process_language, time_zone, translator
 
 FAILURE_HOLD_S = 30.0  # a failed press stays on screen this long (or until the next press)
 
@@ -41,21 +45,37 @@ COLOURS: dict[Look, tuple[str, str]] = {  # (background, text); each look has it
 @dataclass(frozen=True)
 class RoomView:
     look: Look
-    headline: str
+    headline: str  # one or two lines
     detail: str
     recording: bool | None  # None: unknown (no contact)
     acknowledged: bool = False  # this front end's alarm was confirmed by the daemon
+    degraded: tuple[str, ...] = ()  # the room's failing parts, as the daemon names them
+    failure: str | None = None  # why this front end's last press failed: "no_contact" or an error code
 
 
-def _clock_time(wall: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(wall))
+@dataclass(frozen=True)
+class Wording:
+    """The language, time zone and wall clock (Unix seconds) a presenter writes its views in."""
+
+    translator: Translator
+    zone: ZoneInfo
+    wall: Callable[[], float] = time.time
+
+    def moment(self, when: float) -> str:
+        return local_moment(when, self.wall(), self.translator.language, self.zone)
+
+
+def wording(language: str | None = None, zone: str = DEFAULT_TIMEZONE) -> Wording:
+    """Staff wording in `language` (default: the process's) and the IANA time zone `zone`."""
+    return Wording(translator(DOMAIN, language or process_language()), time_zone(zone))
 
 
 class RoomPresenter:
-    """One room as a front end sees it. Times are monotonic seconds except `wall` (for display)."""
+    """One room as a front end sees it. Times are monotonic seconds except `wall` (Unix seconds)."""
 
-    def __init__(self, label: str, heartbeat_s: float, now: float) -> None:
+    def __init__(self, label: str, heartbeat_s: float, now: float, words: Wording | None = None) -> None:
         self.label = label
+        self._words = words or wording()
         self._contact = ContactTracker(heartbeat_s, now)
         self._status: dict[str, Any] | None = None
         self._pending: list[str] = []
@@ -66,21 +86,29 @@ class RoomPresenter:
     def room(self) -> str:
         return self.label or str((self._status or {}).get("room") or "room")
 
+    @property
+    def incident(self) -> str | None:
+        """The incident the room records now, as last heard."""
+        return (self._status or {}).get("incident")
+
     def on_state(self, message: dict[str, Any], now: float) -> None:
         self._contact.heard(now)
         self._set_status(message)
 
     def on_sent(self, kind: str) -> None:
-        self._pending.append(kind)
-        self._failure = None
+        if kind in REQUESTS:
+            self._pending.append(kind)
+            self._failure = None
 
     def on_outcome(self, outcome: Outcome, now: float, wall: float) -> None:
-        if outcome.kind in self._pending:
-            self._pending.remove(outcome.kind)
         if outcome.failure != NO_CONTACT:
             self._contact.heard(now)  # any reply proves the daemon is alive
         if outcome.reply is not None:
             self._set_status(outcome.reply)
+        if outcome.kind not in REQUESTS:
+            return  # an annotation changes nothing on screen
+        if outcome.kind in self._pending:
+            self._pending.remove(outcome.kind)
         if not outcome.ok:
             self._failure = (outcome, now)
         elif outcome.kind == "trigger" and outcome.reply is not None:
@@ -92,65 +120,60 @@ class RoomPresenter:
             self._acknowledged = None  # an acknowledgement lasts as long as its recording
 
     def view(self, now: float) -> RoomView:
-        contact = self._contact.contact(now)
+        contact, _ = self._contact.contact(now), self._words.translator.gettext
         if self._pending:
             return self._sending_view()
         if self._failure is not None and now - self._failure[1] < FAILURE_HOLD_S:
             return self._failure_view(self._failure[0])
         if contact is Contact.CONNECTING:
-            return RoomView(Look.CONNECTING, "CONNECTING…", "waiting for the first heartbeat", None)
+            return RoomView(Look.CONNECTING, _("CONNECTING…"), _("waiting for the first heartbeat"), None)
         if contact is Contact.LOST or self._status is None:
-            silent = self._contact.silent_s(now)
-            return RoomView(
-                Look.NO_CONTACT,
-                "NO CONTACT",
-                f"nothing heard for {silent:.0f} s: alarms may NOT be delivered",
-                None,
-            )
+            silent = round(self._contact.silent_s(now))
+            detail = _("nothing heard for {seconds} s: alarms may NOT be delivered").format(seconds=silent)
+            return RoomView(Look.NO_CONTACT, _("NO CONTACT"), detail, None)
         return self._state_view(self._status)
 
     def _sending_view(self) -> RoomView:
-        what = "ALARM" if "trigger" in self._pending else "CLEAR"
-        known = self._status.get("state") if self._status else None
-        return RoomView(Look.SENDING, f"SENDING {what}…", f"waiting for the recorder (was: {known})", None)
+        _ = self._words.translator.gettext
+        headline = _("SENDING ALARM…") if "trigger" in self._pending else _("SENDING CLEAR…")
+        return RoomView(Look.SENDING, headline, _("waiting for the recorder's answer"), None)
 
     def _failure_view(self, outcome: Outcome) -> RoomView:
-        what = "ALARM" if outcome.kind == "trigger" else "CLEAR"
+        _, alarm = self._words.translator.gettext, outcome.kind == "trigger"
         if outcome.failure == NO_CONTACT:
-            return RoomView(
-                Look.NO_CONTACT,
-                f"{what} NOT DELIVERED\nNO CONTACT",
-                "the recorder did not answer: get help another way",
-                None,
-            )
-        return RoomView(Look.FAILED, f"{what} REFUSED\n{outcome.failure}", outcome.message, None)
+            what = _("ALARM NOT DELIVERED") if alarm else _("CLEAR NOT DELIVERED")
+            detail = _("the recorder did not answer: get help another way")
+            headline = "\n".join((what, _("NO CONTACT")))
+            return RoomView(Look.NO_CONTACT, headline, detail, None, failure=NO_CONTACT)
+        what = _("ALARM REFUSED") if alarm else _("CLEAR REFUSED")
+        return RoomView(
+            Look.FAILED, f"{what}\n{outcome.failure}", outcome.message, None, failure=outcome.failure
+        )
 
     def _state_view(self, status: dict[str, Any]) -> RoomView:
+        _ = self._words.translator.gettext
         state, incident = status.get("state"), status.get("incident")
-        degraded = ", ".join(status.get("degraded") or [])
-        note = f" · FAILING: {degraded}" if degraded else ""
+        degraded = tuple(str(part) for part in status.get("degraded") or [])
+        failing = _("FAILING: {parts}").format(parts=", ".join(degraded)) if degraded else ""
         if state == "idle":
-            since = _clock_time(float(status.get("since") or 0))
-            return RoomView(Look.IDLE, "IDLE — not recording", f"since {since}{note}", False)
+            since = _("since {time}").format(time=self._words.moment(float(status.get("since") or 0)))
+            return RoomView(
+                Look.IDLE, _("IDLE — not recording"), _join(since, failing), False, degraded=degraded
+            )
+        about = _join(_("incident {incident}").format(incident=incident), failing)
         acknowledged = self._acknowledged is not None and self._acknowledged[0] == incident
         if state == "post_roll":
-            return RoomView(
-                Look.POST_ROLL,
-                "RECORDING\nending (post-roll)",
-                f"incident {incident}{note}",
-                True,
-                acknowledged,
-            )
+            headline = "\n".join((_("RECORDING"), _("ending (post-roll)")))
+            return RoomView(Look.POST_ROLL, headline, about, True, acknowledged, degraded)
         if acknowledged and self._acknowledged is not None:
-            confirmed = _clock_time(self._acknowledged[1])
-            return RoomView(
-                Look.RECORDING,
-                "ALARM CONFIRMED\nRECORDING",
-                f"confirmed {confirmed} · incident {incident}{note}",
-                True,
-                True,
-            )
-        return RoomView(Look.RECORDING, "RECORDING", f"incident {incident}{note}", True)
+            confirmed = _("confirmed {time}").format(time=self._words.moment(self._acknowledged[1]))
+            headline = "\n".join((_("ALARM CONFIRMED"), _("RECORDING")))
+            return RoomView(Look.RECORDING, headline, _join(confirmed, about), True, True, degraded)
+        return RoomView(Look.RECORDING, _("RECORDING"), about, True, degraded=degraded)
+
+
+def _join(*parts: str) -> str:
+    return " · ".join(part for part in parts if part)
 
 
 def alert_started(before: RoomView | None, after: RoomView) -> bool:

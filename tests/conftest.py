@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,20 @@ def daemon(room: DemoRoom) -> Iterator[RunningDaemon]:
     running = start_daemon(room)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def tk_garbage_on_main_thread() -> Iterator[None]:
+    """For tests that create Tk roots in this process: Tcl aborts the process ("Fatal Python error:
+    Aborted") when a Tk interpreter is freed on a thread other than the one that made it, and the
+    cyclic garbage collector runs on whichever thread happens to allocate (ZeroMQ and worker threads
+    here). So collection is off during the test and done here, on the main thread."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.collect()
+        gc.enable()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,10 +1,14 @@
 """The headless front ends against a real daemon: the HID reader fed real `evdev.InputEvent` objects,
-the GPIO button and LED on gpiozero's MockFactory, and the action worker's coalescing."""
+the GPIO button and LED on gpiozero's MockFactory, the action worker's coalescing, `panic-button annotate`
+and the command line's language."""
 
 from __future__ import annotations
 
 import json
+import os
 import queue
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +23,7 @@ from panic_button.config import RoomLink, Timing
 from panic_button.presenter import Look, RoomPresenter
 from panic_button.worker import NO_CONTACT, ActionWorker, Outcome
 from recorder.demo import free_tcp_port, set_up_room
-from tests.support import RunningDaemon, start_daemon
+from tests.support import RunningDaemon, record_incident, start_daemon
 
 if TYPE_CHECKING:
     from panic_button.gpio import GpioFrontEnd
@@ -142,3 +146,52 @@ def test_presses_while_the_daemon_does_not_answer_are_coalesced(tmp_path: Path) 
     assert accepted[0] and not any(accepted[2:])
     assert [o.failure for o in received] == [NO_CONTACT] * len(received)
     assert outcomes.empty()
+
+
+def _panic_button(daemon: RunningDaemon, *args: str) -> subprocess.CompletedProcess[str]:
+    root = daemon.room.root
+    keys = [
+        "--endpoint", daemon.room.endpoint, "--key", str(root / "button" / "demo-button.key_secret"),
+        "--server-key", str(root / "keys" / "server.key"), "--timeout", "0.5", "--retries", "2",
+    ]  # fmt: skip
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("LANG", "LC_"))}
+    command = [sys.executable, "-m", "panic_button", *args, *keys]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30, env=env, check=False)
+
+
+def test_annotate_adds_the_justification_to_the_audit_log(daemon: RunningDaemon) -> None:
+    incident = record_incident(daemon, record_s=0.2)
+    done = _panic_button(daemon, "annotate", incident, "--reason", "Bezoeker werd agressief")
+    assert done.returncode == 0, done.stderr
+    assert (
+        done.stdout == f"demo-room: verantwoording opgeslagen bij incident {incident}\n"
+    )  # Dutch by default
+    entries = [json.loads(line) for line in (daemon.state_dir / "audit.jsonl").read_text().splitlines()]
+    annotations = [e["data"] for e in entries if e["event"] == "annotation"]
+    assert annotations == [{"incident": incident, "client": "demo-button", "text": "Bezoeker werd agressief"}]
+
+
+def test_annotate_of_an_unknown_incident_is_refused_in_the_language_asked_for(daemon: RunningDaemon) -> None:
+    done = _panic_button(
+        daemon, "annotate", "demo-room-19990101T000000Z-000000", "--reason", "x", "--language", "en"
+    )
+    assert done.returncode == 3 and done.stdout == ""
+    assert done.stderr.startswith("REFUSED: unknown_incident: ")
+
+
+def test_annotate_needs_a_reason_that_says_something(daemon: RunningDaemon) -> None:
+    done = _panic_button(daemon, "annotate", "demo-room-x", "--reason", "  ")
+    assert done.returncode == 2
+    assert done.stderr == "panic-button: --reason moet zeggen waarom, in 1 tot 500 tekens\n"
+
+
+def test_status_speaks_the_settings_files_language(daemon: RunningDaemon, tmp_path: Path) -> None:
+    (tmp_path / "ar.toml").write_text('language = "ar"\n')  # Arabic has no staff CLI texts: English then
+    (tmp_path / "nl.toml").write_text('language = "nl"\n')
+    assert (
+        _panic_button(daemon, "status", "--config", str(tmp_path / "nl.toml")).stdout == "demo-room: RUST\n"
+    )
+    assert (
+        _panic_button(daemon, "status", "--config", str(tmp_path / "ar.toml")).stdout == "demo-room: IDLE\n"
+    )
+    assert _panic_button(daemon, "status", "--language", "en").stdout == "demo-room: IDLE\n"

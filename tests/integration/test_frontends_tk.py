@@ -1,89 +1,33 @@
-"""The desk and the indicator as real Tk windows on an Xvfb display started here, driven with xdotool
-(keys and clicks), checked by screenshot pixels and by the daemon's own state.
+"""The desk and the indicator as real processes with Tk windows on an Xvfb display started here, driven
+with xdotool (keys and clicks), checked by screenshot pixels and by the daemon's own state.
 
-Set UPDATE_SCREENSHOTS=1 to refresh docs/screenshots/desk.png and indicator.png from these runs.
+(The screenshots in docs/ come from the in-process tests: test_frontends_languages.py and _desk.py.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
-from panic_button.desk_view import CLEAR_BG
-from panic_button.indicator_model import SIGN_LOOK, Sign
+from panic_button.desk_tile import CLEAR_BG
+from panic_button.indicator_model import SIGN_COLOURS, Sign
 from panic_button.presenter import COLOURS, Look
 from recorder.demo import DemoRoom, free_tcp_port, set_up_room
+from tests.integration.xscreen import Screen, wait, xvfb
 from tests.support import RunningDaemon, start_daemon
 
 HEARTBEAT_S = 0.2
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SCREEN_W, SCREEN_H = 1024, 768
-
-
-@dataclass
-class Shot:
-    pixels: np.ndarray[Any, np.dtype[np.uint8]]  # height x width x RGB
-
-    def mask(self, colour: str) -> np.ndarray[Any, np.dtype[np.bool_]]:
-        rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
-        return np.all(self.pixels == rgb, axis=2)
-
-    def count(self, colour: str) -> int:
-        return int(self.mask(colour).sum())
-
-    def first_region_centre(self, colour: str) -> tuple[int, int]:
-        """Centre of the topmost patch of `colour` (e.g. the first row's button)."""
-        rows = np.flatnonzero(self.mask(colour).any(axis=1))
-        assert rows.size, f"no {colour} on screen"
-        gaps = np.flatnonzero(np.diff(rows) > 1)
-        last = rows[gaps[0]] if gaps.size else rows[-1]
-        ys, xs = np.nonzero(self.mask(colour)[rows[0] : last + 1])
-        return int(xs.mean()), int(rows[0] + ys.mean())
-
-
-@dataclass
-class Screen:
-    display: str
-
-    def run(self, *args: str) -> str:
-        env = {**os.environ, "DISPLAY": self.display}
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=10, check=False)
-        if done.returncode != 0:
-            raise AssertionError(f"{args} failed: {done.stderr}")
-        return done.stdout
-
-    def shot(self, window: str = "root") -> Shot:
-        env = {**os.environ, "DISPLAY": self.display}
-        command = ["/usr/bin/import", "-window", window, "-depth", "8", "ppm:-"]
-        ppm = subprocess.run(command, env=env, capture_output=True, timeout=10, check=True).stdout
-        magic, size, depth = ppm.split(b"\n", 3)[:3]
-        assert magic == b"P6" and depth == b"255", ppm[:20]
-        width, height = (int(v) for v in size.split())
-        return Shot(np.frombuffer(ppm[-width * height * 3 :], dtype=np.uint8).reshape(height, width, 3))
-
-    def save(self, path: Path, window: str = "root", resize: str = "100%") -> None:
-        self.run("/usr/bin/import", "-window", window, "-resize", resize, str(path))
-
-    def find_window(self, title: str, timeout_s: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                return self.run("xdotool", "search", "--name", f"^{title}$").split()[0]
-            except AssertionError:
-                time.sleep(0.1)
-        raise AssertionError(f"no window named {title!r}")
 
 
 @dataclass
@@ -104,23 +48,8 @@ class FrontEnd:
 
 @pytest.fixture(scope="module")
 def screen() -> Iterator[Screen]:
-    for number in range(90, 100):
-        if Path(f"/tmp/.X{number}-lock").exists() or Path(f"/tmp/.X11-unix/X{number}").exists():
-            continue
-        xvfb = subprocess.Popen(
-            ["Xvfb", f":{number}", "-screen", "0", f"{SCREEN_W}x{SCREEN_H}x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        socket = Path(f"/tmp/.X11-unix/X{number}")
-        _wait(lambda: socket.exists() or xvfb.poll() is not None, 10)  # noqa: B023 - called right here
-        if socket.exists() and xvfb.poll() is None:
-            yield Screen(f":{number}")
-            xvfb.terminate()
-            xvfb.wait(timeout=10)
-            return
-        xvfb.kill()
-        xvfb.wait()
-    raise RuntimeError("no free X display in :90-:99 (is xvfb installed?)")
+    with xvfb(f"{SCREEN_W}x{SCREEN_H}") as (only,):
+        yield only
 
 
 def _room(tmp_path: Path, post_roll_s: float) -> DemoRoom:
@@ -138,23 +67,6 @@ def _start(screen: Screen, root: Path, *args: str) -> FrontEnd:
             env={**os.environ, "DISPLAY": screen.display}, stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
     return FrontEnd(process, log_path)
-
-
-def _wait(condition: Callable[[], object], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
-
-
-def _keep(screen: Screen, name: str, tmp_path: Path, window: str, resize: str = "100%") -> None:
-    path = tmp_path / name
-    screen.save(path, window, resize)
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, DOCS / name)
 
 
 # -- desk -------------------------------------------------------------------------------------------
@@ -183,7 +95,7 @@ state_endpoint = "tcp://127.0.0.1:{free_tcp_port()}"
 server_key = "keys/server.key"
 """)
     desk = _start(screen, tmp_path, "desk", "--rooms", str(tmp_path / "desk.toml"))
-    window = screen.find_window("panic-button desk")
+    window = screen.find_window("panic-button balie")
     yield daemon, desk, window
     assert desk.stop() == 0  # SIGTERM closes the window cleanly
     daemon.stop()
@@ -197,16 +109,18 @@ def test_desk_alarm_key_triggers_and_is_acknowledged(
     screen: Screen, desk_setup: tuple[RunningDaemon, FrontEnd, str], tmp_path: Path
 ) -> None:
     daemon, desk, window = desk_setup
-    assert _wait(lambda: _look_pixels(screen, window, Look.IDLE) > 5000)
-    assert _wait(lambda: _look_pixels(screen, window, Look.NO_CONTACT) > 5000)  # the offline room
+    assert wait(lambda: _look_pixels(screen, window, Look.IDLE) > 5000)
+    assert wait(lambda: _look_pixels(screen, window, Look.NO_CONTACT) > 5000)  # the offline room
     assert _look_pixels(screen, window, Look.RECORDING) == 0
     screen.run("xdotool", "windowfocus", "--sync", window, "key", "F9")
-    assert _wait(lambda: _look_pixels(screen, window, Look.RECORDING) > 5000)
+    assert wait(lambda: _look_pixels(screen, window, Look.RECORDING) > 5000)
     assert daemon.client().status()["state"] == "recording"
     confirmed = desk.events("request_confirmed")
     assert [(e["type"], e["state"]) for e in confirmed] == [("trigger", "recording")]
-    assert any("CONFIRMED" in e["headline"] for e in desk.events("room_view_changed"))
-    _keep(screen, "desk.png", tmp_path, window)
+    assert [e["look"] for e in desk.events("room_view_changed") if e["room"] == "Interview 1"][
+        -1
+    ] == "recording"
+    screen.save(tmp_path / "desk.png", window)
 
 
 def test_desk_clear_button_click_starts_the_post_roll(
@@ -214,10 +128,10 @@ def test_desk_clear_button_click_starts_the_post_roll(
 ) -> None:
     daemon, _desk, window = desk_setup
     daemon.client().trigger("from another button")
-    assert _wait(lambda: _look_pixels(screen, window, Look.RECORDING) > 5000)
+    assert wait(lambda: _look_pixels(screen, window, Look.RECORDING) > 5000)
     x, y = screen.shot(window).first_region_centre(CLEAR_BG)  # the first room's clear button
     screen.run("xdotool", "mousemove", "--window", window, str(x), str(y), "click", "1")
-    assert _wait(lambda: _look_pixels(screen, window, Look.POST_ROLL) > 5000)
+    assert wait(lambda: _look_pixels(screen, window, Look.POST_ROLL) > 5000)
     assert daemon.client().status()["state"] == "post_roll"
     assert _look_pixels(screen, window, Look.RECORDING) == 0
 
@@ -226,18 +140,17 @@ def test_desk_never_fails_silently_when_the_daemon_is_gone(
     screen: Screen, desk_setup: tuple[RunningDaemon, FrontEnd, str]
 ) -> None:
     daemon, desk, window = desk_setup
-    assert _wait(lambda: _look_pixels(screen, window, Look.IDLE) > 5000)
+    assert wait(lambda: _look_pixels(screen, window, Look.IDLE) > 5000)
     single_row = _look_pixels(screen, window, Look.NO_CONTACT)  # the offline room only
     daemon.stop()
-    assert _wait(
-        lambda: _look_pixels(screen, window, Look.NO_CONTACT) > 1.5 * single_row, 3 * HEARTBEAT_S + 2
-    )
+    assert wait(lambda: _look_pixels(screen, window, Look.NO_CONTACT) > 1.5 * single_row, 3 * HEARTBEAT_S + 2)
     screen.run("xdotool", "windowfocus", "--sync", window, "key", "F9")
 
-    def last_headline() -> str:
-        return [e["headline"] for e in desk.events("room_view_changed") if e["room"] == "Interview 1"][-1]
+    def last_change() -> tuple[str, str | None]:
+        change = [e for e in desk.events("room_view_changed") if e["room"] == "Interview 1"][-1]
+        return change["look"], change["failure"]
 
-    assert _wait(lambda: last_headline() == "ALARM NOT DELIVERED\nNO CONTACT", 5), last_headline()
+    assert wait(lambda: last_change() == ("no_contact", "no_contact"), 5), last_change()
     assert [e["failure"] for e in desk.events("request_not_done")] == ["no_contact"]
     assert _look_pixels(screen, window, Look.NO_CONTACT) > 1.5 * single_row
 
@@ -250,36 +163,45 @@ def indicator_setup(screen: Screen, tmp_path: Path) -> Iterator[tuple[RunningDae
     room = _room(tmp_path, post_roll_s=2.0)
     daemon = start_daemon(room)
     state_endpoint = room.config.read_text().split('state_endpoint = "')[1].split('"')[0]
+    (tmp_path / "sign.toml").write_text(NOTICE)
     indicator = _start(
-        screen, tmp_path, "indicator", "--endpoint", room.endpoint, "--state-endpoint", state_endpoint,
-        "--key", str(tmp_path / "button" / "demo-button.key_secret"), "--server-key",
-        str(tmp_path / "keys" / "server.key"), "--heartbeat", str(HEARTBEAT_S), "--cue-interval", "0.3",
+        screen, tmp_path, "indicator", "--config", str(tmp_path / "sign.toml"), "--endpoint", room.endpoint,
+        "--state-endpoint", state_endpoint, "--key", str(tmp_path / "button" / "demo-button.key_secret"),
+        "--server-key", str(tmp_path / "keys" / "server.key"), "--heartbeat", str(HEARTBEAT_S),
+        "--cue-interval", "0.3",
     )  # fmt: skip
-    screen.find_window("panic-button indicator")
+    screen.find_window("panic-button bord")  # the title in the default language, Dutch
     yield daemon, indicator
     assert indicator.stop() == 0
     daemon.stop()
 
 
+NOTICE = """[notice]
+controller = "Gemeente Testdorp"
+contact = "privacy@testdorp.nl"
+privacy_url = "https://www.testdorp.nl/privacy"
+"""
+
+
 def _sign_share(screen: Screen, sign: Sign) -> float:
-    return screen.shot().count(SIGN_LOOK[sign][2]) / (SCREEN_W * SCREEN_H)
+    return screen.shot().count(SIGN_COLOURS[sign][0]) / (SCREEN_W * SCREEN_H)
 
 
 def test_indicator_shows_recording_only_while_the_room_records(
     screen: Screen, indicator_setup: tuple[RunningDaemon, FrontEnd], tmp_path: Path
 ) -> None:
     daemon, indicator = indicator_setup
-    assert _wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8)
+    assert wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8)
     assert not indicator.events("audible_cue")
     client = daemon.client()
     client.trigger("test")
-    assert _wait(lambda: _sign_share(screen, Sign.RECORDING) > 0.8, 2)
+    assert wait(lambda: _sign_share(screen, Sign.RECORDING) > 0.8, 2)
     assert _sign_share(screen, Sign.NOT_RECORDING) == 0
-    _keep(screen, "indicator.png", tmp_path, "root", "50%")
-    assert _wait(lambda: len(indicator.events("audible_cue")) >= 3, 3)  # at once, then every 0.3 s
+    screen.save(tmp_path / "indicator.png", "root", "50%")
+    assert wait(lambda: len(indicator.events("audible_cue")) >= 3, 3)  # at once, then every 0.3 s
     assert client.clear()["state"] == "post_roll"
     assert _sign_share(screen, Sign.RECORDING) > 0.8  # the post-roll is still recording
-    assert _wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8, 5)
+    assert wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8, 5)
     assert client.status()["state"] == "idle"
     cues = len(indicator.events("audible_cue"))
     time.sleep(0.7)
@@ -290,6 +212,6 @@ def test_indicator_claims_nothing_when_contact_is_lost(
     screen: Screen, indicator_setup: tuple[RunningDaemon, FrontEnd]
 ) -> None:
     daemon, _indicator = indicator_setup
-    assert _wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8)
+    assert wait(lambda: _sign_share(screen, Sign.NOT_RECORDING) > 0.8)
     daemon.stop()
-    assert _wait(lambda: _sign_share(screen, Sign.UNKNOWN) > 0.8, 3 * HEARTBEAT_S + 2)
+    assert wait(lambda: _sign_share(screen, Sign.UNKNOWN) > 0.8, 3 * HEARTBEAT_S + 2)

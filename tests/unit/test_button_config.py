@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from panic_button.client import ButtonError
-from panic_button.config import load_desk_file
+from panic_button.config import RoomFile, load_desk_file, read_toml, validate
 
 DESK = """key = "keys/desk.key_secret"
 heartbeat_s = 0.5
@@ -52,3 +52,59 @@ def test_desk_file_errors_name_the_field(tmp_path: Path, text: str, problem: str
     path.write_text(text)
     with pytest.raises(ButtonError, match=problem):
         load_desk_file(path)
+
+
+ROOM = """endpoint = "tcp://10.0.0.11:5570"
+state_endpoint = "tcp://10.0.0.11:5571"
+key = "keys/button.key_secret"
+server_key = "keys/interview-1.key"
+"""
+NOTICE = """
+[notice]
+controller = "Gemeente Dronten"
+contact = "privacy@dronten.nl"
+privacy_url = "https://www.dronten.nl/privacy"
+"""
+
+
+def _room_file(tmp_path: Path, text: str) -> RoomFile:
+    path = tmp_path / "room.toml"
+    path.write_text(text)
+    return validate(RoomFile, read_toml(path), str(path))
+
+
+def test_a_room_file_sets_language_time_zone_notice_and_the_signs_languages(tmp_path: Path) -> None:
+    room = _room_file(
+        tmp_path, 'language = "ar"\n' + ROOM + NOTICE + '[indicator]\nlanguages = ["nl", "ar"]\n'
+    )
+    assert (room.language, room.timezone) == ("ar", "Europe/Amsterdam")
+    assert room.require_notice().retention_days == 14
+    assert room.sign_languages("ar") == ["nl", "ar"]
+    assert _room_file(tmp_path, ROOM).sign_languages("nl") == ["nl"]
+
+
+def test_the_indicator_refuses_to_run_without_a_notice(tmp_path: Path) -> None:
+    with pytest.raises(ButtonError, match="notice"):
+        _room_file(tmp_path, ROOM).require_notice()
+
+
+@pytest.mark.parametrize(
+    ("extra", "problem"),
+    [
+        ('language = "xx"\n', "language: .*xx"),
+        ('timezone = "Mars/Olympus"\n', "timezone: .*Mars/Olympus"),
+        (NOTICE.replace("https://www.dronten.nl/privacy", "dronten.nl"), "notice.privacy_url"),
+        ('[indicator]\nlanguages = ["nl", "ti"]\n', "indicator.languages"),
+    ],
+)
+def test_room_file_errors_name_the_field(tmp_path: Path, extra: str, problem: str) -> None:
+    with pytest.raises(ButtonError, match=problem):
+        _room_file(tmp_path, ROOM + extra if extra.startswith("[") else extra + ROOM)
+
+
+def test_the_desk_speaks_only_languages_complete_for_staff(tmp_path: Path) -> None:
+    path = tmp_path / "desk.toml"
+    path.write_text(DESK)
+    assert load_desk_file(path, language="ar").language == "ar"
+    with pytest.raises(ButtonError, match=r"language: .*tr"):
+        load_desk_file(path, language="tr")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 evdev = pytest.importorskip("evdev", reason="the hid extra (evdev) is not installed")
@@ -10,8 +12,18 @@ from evdev import InputEvent, ecodes  # noqa: E402
 
 from panic_button.client import ButtonError  # noqa: E402
 from panic_button.hid import KeyPressReader, grabbed, key_code  # noqa: E402
+from recorder.i18n import process_language, set_language  # noqa: E402
 
 F13 = ecodes.KEY_F13
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The messages below are checked in English (the process's language, default Dutch, is global)."""
+    before = process_language()
+    set_language("en")
+    yield
+    set_language(before)
 
 
 def _key(code: int, value: int, sec: int = 1_800_000_000) -> InputEvent:

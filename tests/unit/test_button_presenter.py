@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from panic_button.presenter import FAILURE_HOLD_S, Look, RoomPresenter, RoomView, alert_started
+from panic_button.presenter import FAILURE_HOLD_S, Look, RoomPresenter, RoomView, alert_started, wording
 from panic_button.worker import NO_CONTACT, Outcome
 
 HEARTBEAT_S = 1.0
@@ -17,7 +18,7 @@ def _status(state: str, incident: str | None = None) -> dict[str, Any]:
 
 
 def _presenter(now: float = 0.0) -> RoomPresenter:
-    return RoomPresenter("Room 1", HEARTBEAT_S, now)
+    return RoomPresenter("Room 1", HEARTBEAT_S, now, wording("en"))
 
 
 def test_connecting_until_three_heartbeats_pass_without_a_message() -> None:
@@ -121,3 +122,28 @@ def test_failing_sources_are_shown() -> None:
 def test_the_bell_rings_once_when_an_alert_starts(before: Look | None, after: Look, ring: bool) -> None:
     old = None if before is None else RoomView(before, "", "", None)
     assert alert_started(old, RoomView(after, "", "", None)) is ring
+
+
+def test_views_are_written_in_the_wording_given() -> None:
+    words = replace(wording("nl"), wall=lambda: 1_800_000_010.0)
+    presenter = RoomPresenter("Kamer 1", HEARTBEAT_S, 0.0, words)
+    presenter.on_sent("trigger")
+    presenter.on_outcome(Outcome("trigger", _status("recording", "i-1")), 0.1, wall=1_800_000_000.0)
+    view = presenter.view(0.2)
+    assert view.headline == "ALARM BEVESTIGD\nNEEMT OP"
+    assert view.detail == "bevestigd 09:00:00 · incident i-1"  # 08:00 UTC is 09:00 in Amsterdam in winter
+
+
+def test_times_are_in_the_rooms_time_zone_with_the_date_when_not_today() -> None:
+    words = wording("nl", "Europe/Amsterdam")
+    summer = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
+    today, tomorrow = replace(words, wall=lambda: summer + 60), replace(words, wall=lambda: summer + 86_400)
+    assert today.moment(summer) == "16:13:20"  # summer time: UTC+2
+    assert tomorrow.moment(summer) == "21 sep 2026, 16:13:20"
+
+
+def test_a_degraded_room_names_what_fails() -> None:
+    presenter = _presenter()
+    presenter.on_state({**_status("idle"), "degraded": ["camera", "storage"]}, 0.1)
+    view = presenter.view(0.2)
+    assert view.degraded == ("camera", "storage") and "FAILING: camera, storage" in view.detail
