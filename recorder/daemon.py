@@ -82,6 +82,8 @@ class Daemon:
         self._sockets = (router_sock, pub_sock)
         self.server = ControlServer(router_sock, pub_sock, self._auth, self.room, self.clock, config.control)
         self.sources: list[MediaSource] = build_sources(config, self.clock, self.room.source_status)
+        self._published: dict[str, Any] | None = None  # the status last sent on the PUB socket
+        self._next_heartbeat = 0.0
 
     def serve(self) -> None:
         """Run until SIGTERM/SIGINT (or `stop_requested`). Raises AuditFailed if the start cannot be
@@ -110,28 +112,34 @@ class Daemon:
 
     def _loop(self) -> None:
         """Each step is guarded: whatever one raises is logged and shows in `degraded` under the
-        step's name until it next succeeds; the loop goes on (systemd restarts only real crashes)."""
-        heartbeat_s = self.config.control.heartbeat_s
-        next_heartbeat = 0.0
-        last_status: dict[str, Any] | None = None
+        step's name until it next succeeds; the loop goes on (systemd restarts only real crashes).
+        The state is published after the requests and again after the timers, so that a change
+        undone by the next tick (a start whose file fails at once) is still published."""
         next_watchdog = 0.0
         next_purge = 0.0
         while not self.stop_requested.is_set():
             self._guarded("control", lambda: self.server.poll(POLL_MS))
+            self._publish_if_changed()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self._guarded("allowlist", self._reload_allowlist)
             self._guarded("room", self.room.tick)
-            status, now = self.room.status(), time.monotonic()
+            now = time.monotonic()
             if now >= next_purge:
                 purged = self._guarded("retention", self._purge)
                 next_purge = now + (PURGE_INTERVAL_S if purged else PURGE_RETRY_S)
-            if status != last_status or now >= next_heartbeat:
-                self._guarded("state_publisher", self.server.publish)
-                last_status, next_heartbeat = status, now + heartbeat_s
+            self._publish_if_changed()
             if self._notifier.watchdog_interval_s and now >= next_watchdog:
                 self._notifier.watchdog()
                 next_watchdog = now + self._notifier.watchdog_interval_s
+
+    def _publish_if_changed(self) -> None:
+        """Publish on every change of the status and at least every heartbeat."""
+        status, now = self.room.status(), time.monotonic()
+        if status != self._published or now >= self._next_heartbeat:
+            if self._guarded("state_publisher", self.server.publish):
+                self._published = status
+            self._next_heartbeat = now + self.config.control.heartbeat_s
 
     def _guarded(self, step: str, action: Callable[[], object]) -> bool:
         """Run one step of the loop; True if it succeeded."""

@@ -18,7 +18,7 @@ can be written and fsynced again, or when an incident opens."""
 AUDIT = "audit"
 """The audit log cannot be written. Recovers when the recovery entry itself is written."""
 
-PROBE_INTERVAL_S = 1.0
+PROBE_INTERVAL_S = 0.5
 
 
 class Health:
