@@ -145,6 +145,7 @@ class Daemon:
         """Run one step of the loop; True if it succeeded."""
         health = self.room.health
         try:
+            faults.point(f"loop.{step}")
             action()
         except Exception as error:
             if step not in health.parts:  # log a persistent failure once, not every 50 ms

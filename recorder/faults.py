@@ -40,6 +40,11 @@ POINTS = (
     "incident.seal",  # writing a sealed 64 KiB chunk
     "incident.fsync",  # fsync after chunks were written
     "incident.close",  # sealing the final chunk when the incident closes
+    "loop.control",  # each step of the daemon's loop (recorder/daemon.py `_guarded`)
+    "loop.allowlist",
+    "loop.room",
+    "loop.retention",
+    "loop.state_publisher",
 )
 ERRORS = ("ENOSPC", "EIO", "EMFILE", "EACCES", "EROFS", "exception")
 _RELOAD_EVERY_NS = 20_000_000

@@ -30,6 +30,13 @@ class FaultyDaemon:
     plan: Path
     subscriber: StateSubscriber
     seen: list[dict[str, Any]] = field(default_factory=list)
+    _cursor: int = 0  # messages in `seen` before it were already looked at by `wait_published`
+
+    def forget(self) -> None:
+        """Drop every message received so far: the next wait looks only at new ones."""
+        self.published()
+        self.seen.clear()
+        self._cursor = 0
 
     @property
     def room(self) -> DemoRoom:
@@ -49,12 +56,17 @@ class FaultyDaemon:
         return messages
 
     def wait_published(self, predicate: Any, timeout_s: float = 10.0) -> dict[str, Any]:
-        """The first state message (from now on) for which `predicate` holds."""
+        """The first state message after the one the last wait matched for which `predicate` holds."""
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for message in self.published(100):
+        while True:
+            while self._cursor < len(self.seen):
+                message = self.seen[self._cursor]
+                self._cursor += 1
                 if predicate(message):
                     return message
+            if time.monotonic() >= deadline:
+                break
+            self.published(100)
         raise AssertionError(f"no state message matched within {timeout_s} s; last: {self.seen[-3:]}")
 
     def audit(self, event: str | None = None) -> list[dict[str, Any]]:

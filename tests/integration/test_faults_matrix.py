@@ -11,8 +11,10 @@ A step that fails while recording ends the incident, audited as truncated, and t
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,11 +26,11 @@ from recorder.incident.age_writer import sealed_layout
 from tests.integration.faults_support import FaultyDaemon, start_faulty_daemon
 
 ERRORS = ("ENOSPC", "EIO", "EMFILE", "EACCES", "exception")
-START_STEPS = {  # point -> (after, the part `degraded` names)
-    "incident.open": (0, "storage"),
-    "writer.start": (0, "storage"),
-    "incident.fsync": (0, "storage"),  # the header's fsync, inside opening the file
-    "audit.append": (0, "audit"),
+START_STEPS = {  # point -> (the part `degraded` names, the step the audit names)
+    "incident.open": ("storage", "open_file"),
+    "writer.start": ("storage", "writer_start"),
+    "incident.fsync": ("storage", "open_file"),  # the header's fsync, inside opening the file
+    "audit.append": ("audit", "audit_append"),
 }
 RECORDING_STEPS = {"incident.seal": 0, "incident.fsync": 1}  # the first chunk, its fsync
 RECOVERY_S = 5.0
@@ -56,8 +58,7 @@ def idle(faulty: FaultyDaemon) -> Iterator[FaultyDaemon]:
             time.sleep(0.05)
     finally:
         client.close()
-    faulty.published()
-    faulty.seen.clear()
+    faulty.forget()
     yield faulty
 
 
@@ -70,9 +71,9 @@ def _code(error: str) -> str:
 def test_failed_start_step_records_nothing_answers_a_code_audits_and_degrades(
     idle: FaultyDaemon, point: str, error: str
 ) -> None:
-    after, part = START_STEPS[point]
+    part, step = START_STEPS[point]
     files = idle.incident_files()
-    idle.arm({"point": point, "error": error, "after": after, "times": 1})
+    idle.arm({"point": point, "error": error, "times": 1})
     client = idle.daemon.client(timeout_s=5.0, retries=1)
     try:
         with pytest.raises(Refused) as refused:
@@ -87,7 +88,7 @@ def test_failed_start_step_records_nothing_answers_a_code_audits_and_degrades(
     idle.wait_published(lambda m: m["degraded"] == [], RECOVERY_S)  # it recovers by itself
     assert all(m["state"] == "idle" for m in idle.seen)  # the indicator never lit
     failed = [e["data"] for e in idle.audit("trigger_failed") if e["data"]["reason"] == f"{point} {error}"]
-    assert len(failed) == 1 and failed[0]["step"] in point.replace(".", "_") + "|open_file|audit_append"
+    assert len(failed) == 1 and failed[0]["step"] == step
 
 
 @pytest.mark.parametrize("error", ERRORS)
@@ -105,7 +106,9 @@ def test_failure_while_recording_ends_the_incident_audited_and_publishes_idle(
 
 
 @pytest.mark.parametrize("error", ERRORS)
-def test_failure_sealing_the_final_chunk_is_audited_and_degrades_storage(idle: FaultyDaemon, error: str) -> None:
+def test_failure_sealing_the_final_chunk_is_audited_and_degrades_storage(
+    idle: FaultyDaemon, error: str
+) -> None:
     idle.arm({"point": "incident.close", "error": error, "times": 1})
     incident = _trigger(idle)
     client = idle.daemon.client(timeout_s=5.0, retries=1)
@@ -145,3 +148,46 @@ def _assert_closed_truncated(faulty: FaultyDaemon, incident: str, why: str) -> N
     assert entry["why"] == why and entry["truncated"] is True and "injected" in entry["error"]
     chunks, _tail = sealed_layout(faulty.daemon.state_dir / entry["file"])
     assert entry["output"]["chunks"] == chunks  # the file is kept, and the audit says what it holds
+
+
+@pytest.mark.parametrize("step", ["control", "allowlist", "room", "state_publisher"])
+def test_exception_in_a_loop_step_is_logged_degraded_and_survived(idle: FaultyDaemon, step: str) -> None:
+    idle.arm({"point": f"loop.{step}", "error": "exception", "times": 1 if step == "allowlist" else 3})
+    if step == "allowlist":
+        for _ in range(2):  # the first reload fails, the second succeeds
+            idle.daemon.process.send_signal(signal.SIGHUP)
+            time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while not [e for e in idle.audit("source_recovered") if e["data"]["source"] == step]:
+        assert time.monotonic() < deadline, f"{step}: no failure and recovery audited"
+        time.sleep(0.05)
+    assert idle.daemon.process.poll() is None
+    failed = [e["data"] for e in idle.audit("source_failed") if e["data"]["source"] == step]
+    assert failed and "injected fault" in failed[-1]["detail"]
+    assert f'"step": "{step}"' in idle.daemon.log_text()  # loop_step_failed, with its traceback
+
+
+def test_wall_clock_jumps_move_neither_timers_nor_the_audit_order(idle: FaultyDaemon) -> None:
+    incidents = []
+    for offset_s in (-7200.0, 30 * 86400.0):  # back two hours, then forward a month
+        idle.arm(wall_offset_s=offset_s)
+        incident = _trigger(idle)
+        stamp = datetime.strptime(incident.split("-")[-2], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        assert abs(stamp.timestamp() - (time.time() + offset_s)) < 60  # the jump reached the daemon
+        time.sleep(0.5)  # timers run on the monotonic clock: max_incident_s is not "exceeded"
+        client = idle.daemon.client(timeout_s=5.0, retries=1)
+        try:
+            assert client.status()["state"] == "recording"
+            client.clear(reason="clock jump")
+        finally:
+            client.close()
+        idle.wait_published(lambda m: m["state"] == "idle", 3.0)  # post_roll_s = 0.2 s, not a month
+        incidents.append(incident)
+    assert incidents[0] != incidents[1] and "T" in incidents[0]
+    started = [e["data"]["incident"] for e in idle.audit("incident_started")]
+    assert started.index(incidents[0]) < started.index(incidents[1])  # the log's order is seq, not time
+    deadline = time.monotonic() + 5
+    while len(closed := [e for e in idle.audit("incident_closed") if e["data"]["incident"] in incidents]) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert all(e["data"]["error"] is None and e["data"]["media_s"] > 0.4 for e in closed)
