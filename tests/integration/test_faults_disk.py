@@ -221,13 +221,13 @@ def test_unwritable_audit_log_refuses_triggers_and_survives_sighup(tmp_path: Pat
         daemon = start_daemon(room)
         try:
             subprocess.run(["chattr", "+i", str(log)], check=True)  # even root cannot write it now
+            daemon.process.send_signal(signal.SIGHUP)  # reload while the audit cannot be written
+            time.sleep(0.3)
+            assert daemon.process.poll() is None, "SIGHUP killed the daemon"
+            assert _request(daemon, "status")["degraded"] == ["audit"]
             refused = _request(daemon, "trigger")
             assert refused["code"] == "storage_failed" and refused["degraded"] == ["audit"]
             assert list(state.glob("*.age")) == []  # the incident's file was removed with its start
-            daemon.process.send_signal(signal.SIGHUP)  # reload while the audit cannot be written
-            time.sleep(0.3)
-            assert daemon.process.poll() is None
-            assert _request(daemon, "status")["degraded"] == ["audit"]
             subprocess.run(["chattr", "-i", str(log)], check=True)
             _wait_status(daemon, lambda s: s["degraded"] == [], 5.0)
         finally:
