@@ -191,11 +191,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from recorder.exit_codes import run_guarded  # any error the clauses below miss: one line, a code
+
     args = build_parser().parse_args(argv)
     if getattr(args, "long_running", False):
         from recorder.logs import configure_logging
 
         configure_logging()
+    return run_guarded("panic-button", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.func(args)
     except (ButtonError, FileExistsError, ValueError) as error:

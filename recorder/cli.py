@@ -4,36 +4,48 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recorder import __version__
-from recorder.errors import ConfigError, RecorderError
+from recorder.errors import ConfigError
+from recorder.exit_codes import EPILOG, EXIT_OK, run_guarded
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from recorder.config import RoomConfig
+
+
+def _checked_config(path: Path) -> tuple[RoomConfig, list[str]]:
+    """The config and its preflight warnings; raises ConfigError with the message that both
+    `check-config` and `run` print, every problem on its own line under the file's name."""
+    from recorder.config import load_config
+    from recorder.preflight import preflight
+
+    try:
+        config = load_config(path)
+        report = preflight(config)
+    except ConfigError as error:
+        problems = str(error).splitlines()
+    else:
+        if not report.problems:
+            return config, report.warnings
+        problems = report.problems
+    lines = "\n".join(f"  {line}" for line in problems)
+    raise ConfigError(f"{path}: the daemon cannot start with this configuration:\n{lines}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from recorder.config import load_config
     from recorder.daemon import run
 
-    return run(load_config(args.config))
+    config, _warnings = _checked_config(args.config)  # the daemon logs the warnings itself
+    return run(config)
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    from recorder.config import check_runtime, load_config
-
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(f"{args.config}: invalid configuration", file=sys.stderr)
-        for line in str(error).splitlines():
-            print(f"  {line}", file=sys.stderr)
-        return EXIT_USAGE
-    problems = check_runtime(config)
-    for line in problems:
-        print(f"  {line}", file=sys.stderr)
-    if problems:
-        return EXIT_USAGE
+    config, warnings = _checked_config(args.config)
+    for line in warnings:
+        print(f"  warning: {line}", file=sys.stderr)
     print(
         f"{args.config}: OK (room {config.room}, pre-roll {config.recording.pre_roll_s:g} s, "
         f"{len(config.storage.recipients)} recipient(s))"
@@ -102,13 +114,7 @@ def _cmd_hold(args: argparse.Namespace) -> int:
     from recorder.retention import set_hold
 
     config = load_config(args.config)
-    try:
-        set_hold(
-            config, AuditLog(config.storage.audit_path), args.incident, args.reason, release=args.release
-        )
-    except FileNotFoundError as error:
-        print(f"recorder: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    set_hold(config, AuditLog(config.storage.audit_path), args.incident, args.reason, release=args.release)
     print(f"{args.incident}: legal hold {'released' if args.release else 'placed'}")
     return EXIT_OK
 
@@ -119,6 +125,20 @@ def _cmd_devices(args: argparse.Namespace) -> int:
     return devices_command(as_json=args.json)
 
 
+def _cmd_install(args: argparse.Namespace) -> int:
+    from recorder.install import Layout, install, next_steps, uninstall
+
+    layout = Layout(args.root)
+    if args.command == "uninstall":
+        print("\n".join(uninstall(args.room, layout)))
+        print("Incidents, the audit log, keys and the config are kept; delete them by hand once handed over.")
+        return EXIT_OK
+    print("\n".join(install(args.room, layout, args.recipient, args.port)))
+    if args.room is not None:
+        print(next_steps(args.room, layout))
+    return EXIT_OK
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from recorder.demo import run_demo
     from recorder.logs import configure_logging
@@ -127,14 +147,40 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(keep=args.keep, record_s=args.record_seconds)
 
 
+def _key_name(text: str) -> str:
+    from recorder.keygen import check_key_name
+
+    try:
+        return check_key_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _demo_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 600:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of seconds from 0 to 600")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recorder",
         description="Room incident recorder: media stays in an encrypted in-memory ring and reaches disk "
         "only when staff raise an alarm.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of an unexpected error (for a bug report)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -158,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     ksub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
     k = ksub.add_parser("server", help="CURVE key pair for the daemon (NAME.key, NAME.key_secret)")
     k.add_argument("--dir", type=Path, required=True, help="directory for the key files (created 0700)")
-    k.add_argument("--name", default="server", help="base name of the key files (default: server)")
+    k.add_argument(
+        "--name", type=_key_name, default="server", help="base name of the key files (default: server)"
+    )
     k = ksub.add_parser("officer", help="an age identity for the privacy officer; prints its age1… recipient")
     k.add_argument("--out", type=Path, required=True, help="identity file to create (never on the device)")
     p.set_defaults(func=_cmd_keygen)
@@ -216,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
     p.set_defaults(func=_cmd_audit)
 
+    _add_install(sub)
+
     p = sub.add_parser(
         "demo",
         help="run the whole path on built-in test sources, in a temporary directory",
@@ -225,27 +275,78 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep", type=Path, help="keep the demo's files in this directory instead of a temporary one"
     )
-    p.add_argument("--record-seconds", type=float, default=4.0, help="seconds to record after the trigger")
+    p.add_argument(
+        "--record-seconds",
+        type=_demo_seconds,
+        default=4.0,
+        help="seconds to record after the trigger (0-600)",
+    )
     p.set_defaults(func=_cmd_demo)
     return parser
 
 
+def _add_install(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "install",
+        help="set up a room on this machine: user, directories, keys, config, systemd units",
+        description="Create the room-recorder system user (sysusers.d), the directories (tmpfiles.d), "
+        "the room's CURVE keys, /etc/room-recorder/ROOM.toml from the example and this release's systemd "
+        "units, then print the next steps. Safe to run again: what exists is kept (the units are replaced "
+        "by this release's). Without ROOM, only the user, directories and units: after an upgrade or a "
+        "roll-back. Run as root.",
+    )
+    p.add_argument(
+        "room", nargs="?", help="the room id, e.g. interview-2 (lower-case letters, digits, '-', '_')"
+    )
+    p.add_argument(
+        "--recipient", action="append", default=[], help="the officer's age1… recipient (repeat for several)"
+    )
+    p.add_argument(
+        "--port", type=int, help="control port (state = port + 1); default: the first free pair from 5570"
+    )
+    p.add_argument(
+        "--root", type=Path, default=Path("/"), help="install into this directory (an image) instead of /"
+    )
+    p.set_defaults(func=_cmd_install)
+    p = sub.add_parser(
+        "uninstall",
+        help="stop and disable a room; keeps incidents, the audit log, keys and config",
+        description="Stop and disable recorder@ROOM and remove its tmpfiles entry; the units go with "
+        "the last room. Never deletes incidents, the audit log, keys or the config.",
+    )
+    p.add_argument("room", help="the room id")
+    p.add_argument("--root", type=Path, default=Path("/"), help="the directory it was installed into")
+    p.set_defaults(func=_cmd_install)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The one place that maps errors to exit codes (see `recorder --help`)."""
     from recorder.logs import configure_logging
 
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    try:
-        code: int = args.func(args)
-    except RecorderError as error:
-        print(f"recorder: {error}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(error, ConfigError) else EXIT_FAILED
-    except FileExistsError as error:
-        print(f"recorder: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
-    return code
+    return run_guarded(
+        "recorder", lambda: int(args.func(args)), debug=args.debug, on_crash=_crash_logger(args)
+    )
+
+
+def _crash_logger(args: argparse.Namespace) -> Callable[[], None] | None:
+    """The daemon's log (the journal) records where an unexpected error happened, on one line."""
+    if args.func is not _cmd_run:
+        return None
+
+    def log_crash() -> None:
+        import traceback
+
+        import structlog
+
+        frames = [
+            f"{frame.filename}:{frame.lineno} {frame.name}"
+            for frame in traceback.extract_tb(sys.exc_info()[2])
+        ]
+        structlog.get_logger().critical("daemon_crashed", error=repr(sys.exc_info()[1]), traceback=frames)
+
+    return log_crash
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,16 +21,46 @@ from pydantic import (
 )
 
 from recorder.errors import ConfigError
-from recorder.incident.age_keys import find_identity_files
+from recorder.incident.age_keys import Recipient
 
-_RECIPIENT = re.compile(r"^age1[02-9ac-hj-np-z]{58}$")
 _ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
 class Strict(BaseModel):
-    """Shared base: unknown keys are errors, so a typo never silently falls back to a default."""
+    """Shared base: unknown keys are errors, so a typo never silently falls back to a default; values
+    are not coerced (`fps = true` or `retention_days = 14.5` is an error, not 1 or 14), and `nan`
+    and `inf` are refused. Paths and choices are read from strings (`ConfigPath`, `Field(strict=False)`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _no_nul(path: Path) -> Path:
+    if "\0" in str(path):
+        raise ValueError("a path cannot contain a NUL character")
+    return path
+
+
+ConfigPath = Annotated[Path, Field(strict=False), AfterValidator(_no_nul)]
+"""A file or directory named in the config, as a string; relative to the config file."""
+
+
+def _x25519_recipient(text: str) -> str:
+    """An `age1…` recipient that stock `age -r` would accept: a valid Bech32 checksum and an X25519
+    key that is not a low-order point (an exchange with one yields all zeros: age refuses to wrap a
+    file key to it). Returns the canonical lowercase form."""
+    if text != text.strip():
+        raise ValueError("blanks around the recipient; age refuses them")
+    try:
+        recipient = Recipient.parse(text)
+    except ValueError as error:
+        raise ValueError(
+            f"not a valid age recipient ({error}); copy it again from `recorder keygen officer`"
+        ) from None
+    try:
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(recipient.public_key))
+    except ValueError:
+        raise ValueError("a low-order X25519 point, which no officer's key can be; age refuses it") from None
+    return str(recipient)
 
 
 class VideoKind(enum.Enum):
@@ -61,7 +93,7 @@ class Reconnect(Strict):
 
 
 class VideoConfig(Reconnect):
-    source: VideoKind = Field(VideoKind.TEST_PATTERN, description="Where frames come from.")
+    source: VideoKind = Field(VideoKind.TEST_PATTERN, strict=False, description="Where frames come from.")
     device: str = Field(
         "", description="For source='camera': a V4L2 index or /dev/videoN, an http(s)/rtsp URL, or a file."
     )
@@ -92,7 +124,7 @@ class AudioTimestamps(enum.Enum):
 
 class AudioConfig(Reconnect):
     enabled: bool = Field(True, description="Record audio at all (False: video only, whatever the source).")
-    source: AudioKind = Field(AudioKind.TEST_TONE, description="Where audio comes from.")
+    source: AudioKind = Field(AudioKind.TEST_TONE, strict=False, description="Where audio comes from.")
     device: str = Field("", description="For source='microphone': a sounddevice name or index; '' = default.")
     in_pre_roll: bool = Field(
         True, description="Keep audio in the pre-roll ring (False: audio only once triggered)."
@@ -105,6 +137,7 @@ class AudioConfig(Reconnect):
     )
     timestamps: AudioTimestamps = Field(
         AudioTimestamps.ADC,
+        strict=False,
         description="'adc': the sound stack's capture (ADC) time of each block, but never later than its "
         "arrival allows; 'arrival': from the earliest arrivals alone. Either is smoothed; 'adc' falls "
         "back to 'arrival' where the stack reports no ADC time.",
@@ -122,13 +155,17 @@ class AudioConfig(Reconnect):
 class ControlConfig(Strict):
     endpoint: str = Field("tcp://127.0.0.1:5570", description="ZeroMQ ROUTER endpoint for requests.")
     state_endpoint: str = Field("tcp://127.0.0.1:5571", description="ZeroMQ PUB endpoint for room state.")
-    server_secret_key: Path = Field(description="CURVE secret key file of this daemon (zmq.auth format).")
-    authorized_clients: Path = Field(
+    server_secret_key: ConfigPath = Field(
+        description="CURVE secret key file of this daemon (zmq.auth format)."
+    )
+    authorized_clients: ConfigPath = Field(
         description="Directory of enrolled clients' CURVE public keys; the file name is the client's name."
     )
     heartbeat_s: float = Field(1.0, gt=0, le=60, description="Seconds between state heartbeats.")
     max_message_bytes: int = Field(4096, ge=256, le=65536, description="Larger requests are dropped.")
-    rate_limit_per_s: float = Field(20.0, gt=0, description="Requests per second allowed per client.")
+    rate_limit_per_s: float = Field(
+        20.0, gt=0, le=10000, description="Requests per second allowed per client."
+    )
 
     @field_validator("endpoint", "state_endpoint")
     @classmethod
@@ -138,16 +175,16 @@ class ControlConfig(Strict):
         return value
 
 
-Recipient = Annotated[str, Field(pattern=_RECIPIENT.pattern)]
+RecipientText = Annotated[str, AfterValidator(_x25519_recipient)]
 
 
 class StorageConfig(Strict):
-    directory: Path = Field(description="Where incident files are written (created 0700).")
-    recipients: list[Recipient] = Field(
+    directory: ConfigPath = Field(description="Where incident files are written (created 0700).")
+    recipients: list[RecipientText] = Field(
         min_length=1, description="age1… public keys of the privacy officers who may decrypt incidents."
     )
     retention_days: int = Field(14, ge=1, le=3650, description="Incidents older than this are deleted.")
-    audit_log: Path | None = Field(None, description="Audit log path; default <directory>/audit.jsonl.")
+    audit_log: ConfigPath | None = Field(None, description="Audit log path; default <directory>/audit.jsonl.")
 
     @property
     def audit_path(self) -> Path:
@@ -217,8 +254,12 @@ def load_config(path: Path) -> RoomConfig:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return parse_config(data, path.parent)
 
 
@@ -239,31 +280,3 @@ def _resolve_paths(config: RoomConfig, base_dir: Path) -> RoomConfig:
         }
     )
     return config.model_copy(update={"control": control, "storage": storage})
-
-
-def check_runtime(config: RoomConfig) -> list[str]:
-    """Problems that only the machine can reveal (missing key files, a decrypting key on the device);
-    empty when ready to run."""
-    problems = []
-    if not config.control.server_secret_key.is_file():
-        problems.append(f"control.server_secret_key: file not found: {config.control.server_secret_key}")
-    if not config.control.authorized_clients.is_dir():
-        problems.append(
-            f"control.authorized_clients: directory not found: {config.control.authorized_clients}"
-        )
-    on_device: dict[Path, str] = {}  # directory -> the first setting that names it
-    on_device.setdefault(config.storage.directory, "storage.directory")
-    on_device.setdefault(config.storage.audit_path.parent, "storage.audit_log")
-    on_device.setdefault(config.control.server_secret_key.parent, "control.server_secret_key")
-    on_device.setdefault(config.control.authorized_clients, "control.authorized_clients")
-    reported: set[Path] = set()
-    for directory, location in on_device.items():
-        for path in find_identity_files(directory):
-            if path in reported:
-                continue
-            reported.add(path)
-            problems.append(
-                f"{location}: {path} holds an age identity, a key that decrypts this room's incidents; "
-                "it belongs with the privacy officer, never on the recording device"
-            )
-    return problems

@@ -17,14 +17,14 @@ import zmq
 from recorder import __version__, faults
 from recorder.audit.log import AuditLog
 from recorder.clock import Clock, SystemClock
-from recorder.config import RoomConfig, check_runtime
+from recorder.config import RoomConfig
 from recorder.control.allowlist import load_allowlist
 from recorder.control.auth import AllowlistAuthenticator
 from recorder.control.server import ControlServer, load_server_keys, open_sockets
-from recorder.errors import ConfigError
 from recorder.hygiene import harden_process
 from recorder.incident.output import open_incident_output
 from recorder.incident.writer import IncidentOutput
+from recorder.preflight import ensure_ready
 from recorder.recovery import recover
 from recorder.retention import purge
 from recorder.ring import EncryptedRing
@@ -33,6 +33,7 @@ from recorder.router import PacketRouter
 from recorder.secure_memory import KeyVault
 from recorder.sources.base import MediaSource
 from recorder.sources.factory import build_sources
+from recorder.supervision import Supervisor, stall_limit_s
 from recorder.systemd_notify import Notifier
 
 log = structlog.get_logger()
@@ -46,9 +47,8 @@ class Daemon:
     """Owns every thread and socket it starts, and stops and joins them in `close()`."""
 
     def __init__(self, config: RoomConfig, clock: Clock | None = None) -> None:
-        problems = check_runtime(config)
-        if problems:
-            raise ConfigError("\n".join(problems))
+        for warning in ensure_ready(config):  # raises ConfigError before any file or socket exists
+            log.warning("preflight_warning", detail=warning)
         self.config = config
         self.fault_plan = faults.install_from_environment(os.environ)
         self.clock = clock or SystemClock()
@@ -56,7 +56,6 @@ class Daemon:
             self.clock = faults.ShiftedClock(self.clock, self.fault_plan)
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
-        self._notifier = Notifier()
         self.hardening = harden_process()
         self._prepare_storage()
         self.audit = _open_audit(config)
@@ -82,6 +81,8 @@ class Daemon:
         self._sockets = (router_sock, pub_sock)
         self.server = ControlServer(router_sock, pub_sock, self._auth, self.room, self.clock, config.control)
         self.sources: list[MediaSource] = build_sources(config, self.clock, self.room.source_status)
+        # supervision hook: READY, STATUS and WATCHDOG for systemd (recorder/supervision.py)
+        self.supervisor = Supervisor(Notifier(), self.sources, stall_limit_s(config), self.room.source_status)
         self._published: dict[str, Any] | None = None  # the status last sent on the PUB socket
         self._next_heartbeat = 0.0
 
@@ -106,7 +107,6 @@ class Daemon:
         t0_ns = self.clock.monotonic_ns()
         for source in self.sources:
             source.start(self.router.on_packet, t0_ns)
-        self._notifier.ready(f"room {self.config.room}: idle")
         log.info("daemon_ready", room=self.config.room, endpoint=self.config.control.endpoint)
         self._loop()
 
@@ -115,7 +115,6 @@ class Daemon:
         step's name until it next succeeds; the loop goes on (systemd restarts only real crashes).
         The state is published after the requests and again after the timers, so that a change
         undone by the next tick (a start whose file fails at once) is still published."""
-        next_watchdog = 0.0
         next_purge = 0.0
         while not self.stop_requested.is_set():
             self._guarded("control", lambda: self.server.poll(POLL_MS))
@@ -129,9 +128,8 @@ class Daemon:
                 purged = self._guarded("retention", self._purge)
                 next_purge = now + (PURGE_INTERVAL_S if purged else PURGE_RETRY_S)
             self._publish_if_changed()
-            if self._notifier.watchdog_interval_s and now >= next_watchdog:
-                self._notifier.watchdog()
-                next_watchdog = now + self._notifier.watchdog_interval_s
+            # supervision hook: READY once capture runs, STATUS, WATCHDOG (not petted if this fails)
+            self._guarded("supervisor", lambda: self.supervisor.tick(self.room.status()))
 
     def _publish_if_changed(self) -> None:
         """Publish on every change of the status and at least every heartbeat."""
@@ -157,7 +155,7 @@ class Daemon:
         return True
 
     def close(self) -> None:
-        self._notifier.stopping()
+        self.supervisor.stopping()
         for source in self.sources:
             source.stop()
         self.room.shutdown()

@@ -34,3 +34,7 @@ class ProtocolError(RecorderError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class InputError(RecorderError):
+    """A file given to a command is not what it must be (e.g. an identity file holding no identity)."""

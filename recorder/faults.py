@@ -45,6 +45,7 @@ POINTS = (
     "loop.room",
     "loop.retention",
     "loop.state_publisher",
+    "loop.supervisor",
 )
 ERRORS = ("ENOSPC", "EIO", "EMFILE", "EACCES", "EROFS", "exception")
 _RELOAD_EVERY_NS = 20_000_000

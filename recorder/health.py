@@ -40,16 +40,17 @@ class Health:
         self._probe_storage = probe_storage
         self._incident = incident
         self.parts: dict[str, str] = {}
-        self._reports: queue.SimpleQueue[tuple[str, bool, str]] = queue.SimpleQueue()
+        self._reports: queue.SimpleQueue[tuple[str, bool, str, int]] = queue.SimpleQueue()
         self._next_probe_ns = 0
         audit.on_failure = self._audit_failed
 
     def _audit_failed(self, detail: str) -> None:
         self.fail(AUDIT, detail)
 
-    def report(self, name: str, healthy: bool, detail: str) -> None:
-        """A source failed or recovered. Any thread: only enqueues; `tick` applies it."""
-        self._reports.put((name, healthy, detail))
+    def report(self, name: str, healthy: bool, detail: str, lost: int = 0) -> None:
+        """A source failed or recovered, or lost `lost` packets. Any thread: only enqueues; `tick`
+        applies it."""
+        self._reports.put((name, healthy, detail, lost))
 
     def fail(self, name: str, detail: str) -> bool:
         """Mark `name` failing (audited once, or only logged when the audit is what failed)."""
@@ -83,10 +84,18 @@ class Health:
         changed = False
         while True:
             try:
-                name, healthy, detail = self._reports.get_nowait()
+                name, healthy, detail, lost = self._reports.get_nowait()
             except queue.Empty:
                 break
-            changed |= self.recover(name, detail) if healthy else self.fail(name, detail)
+            if lost:
+                incident = self._incident()
+                self._audit.write_or_log(
+                    "capture_lost", source=name, lost=lost, detail=detail, incident=incident
+                )
+            elif healthy:
+                changed |= self.recover(name, detail)
+            else:
+                changed |= self.fail(name, detail)
         now = self._clock.monotonic_ns()
         if (STORAGE in self.parts or AUDIT in self.parts) and now >= self._next_probe_ns:
             self._next_probe_ns = now + int(PROBE_INTERVAL_S * 1e9)

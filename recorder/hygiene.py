@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import os
 import resource
+from pathlib import Path
 
 import structlog
 
@@ -15,14 +16,16 @@ _PR_SET_DUMPABLE = 4
 _M_PERTURB = -6
 _FREED_FILL = 0x5A
 _MCL_CURRENT, _MCL_FUTURE, _MCL_ONFAULT = 1, 2, 4
+_CAP_IPC_LOCK = 14
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
 
 def harden_process(lock_all_memory: bool = True) -> dict[str, bool]:
     """Apply what the kernel permits; return what took effect (reported in `status`).
 
-    `mlockall` is attempted only as root or when RLIMIT_MEMLOCK is unlimited (LimitMEMLOCK=infinity):
-    under a small limit, MCL_FUTURE would make later allocations fail.
+    `mlockall` is attempted only as root, with CAP_IPC_LOCK (the unit's AmbientCapabilities=) or when
+    RLIMIT_MEMLOCK is unlimited (LimitMEMLOCK=infinity): under a small limit, MCL_FUTURE would make
+    later allocations fail.
     """
     os.umask(0o077)
     freed_memory_wiped = wipe_freed_memory()
@@ -30,7 +33,7 @@ def harden_process(lock_all_memory: bool = True) -> dict[str, bool]:
     dumpable_off = _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
     memory_locked = False
     soft, _hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)
-    if lock_all_memory and (soft == resource.RLIM_INFINITY or os.geteuid() == 0):
+    if lock_all_memory and (soft == resource.RLIM_INFINITY or os.geteuid() == 0 or _can_lock_memory()):
         # MCL_ONFAULT locks each page when it is first touched instead of faulting in every
         # mapped library at once (RSS ~130 MB instead of ~650 MB); older kernels lack it.
         memory_locked = _libc.mlockall(_MCL_CURRENT | _MCL_FUTURE | _MCL_ONFAULT) == 0
@@ -46,6 +49,16 @@ def harden_process(lock_all_memory: bool = True) -> dict[str, bool]:
     }
     log.info("process_hardened", **result)
     return result
+
+
+def _can_lock_memory() -> bool:
+    """Whether CAP_IPC_LOCK is in effect: locking is then not bounded by RLIMIT_MEMLOCK."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return False
+    effective = next((line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), "0")
+    return bool(int(effective, 16) >> _CAP_IPC_LOCK & 1)
 
 
 def wipe_freed_memory() -> bool:

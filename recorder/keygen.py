@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from pathlib import Path
 
@@ -12,13 +14,21 @@ from recorder.incident.age_keys import Identity, write_identity_file
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+def check_key_name(name: str) -> str:
+    """Returns `name` if it is safe as a file name. Raises ValueError."""
+    if not _NAME.match(name):
+        raise ValueError(f"key name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
+    return name
+
+
 def create_curve_keypair(directory: Path, name: str) -> tuple[Path, Path]:
     """Write NAME.key (public) and NAME.key_secret (0600) into `directory` (created 0700).
 
     Raises FileExistsError rather than overwrite an existing key, ValueError for an unsafe name.
     """
-    if not _NAME.match(name):
-        raise ValueError(f"key name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
+    check_key_name(name)
+    if os.path.lexists(directory) and not directory.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(directory))
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     public, secret = directory / f"{name}.key", directory / f"{name}.key_secret"
     for path in (public, secret):

@@ -38,6 +38,7 @@ OutputFactory = Callable[[str], tuple[IncidentOutput, Path]]
 """Opens the output of a new incident by id; returns it and its file. Raises StorageError."""
 
 ABORT_JOIN_S = 5.0
+_PART_TEXT = {AUDIT: "audit log not writable", STORAGE: "incident file not writable"}
 
 
 class StepFailed(Exception):
@@ -110,9 +111,10 @@ class Room:
         self.privacy: dict[str, bool] = {}  # what process hardening took effect (set by the daemon)
         self._log = log.bind(room=config.room)
 
-    def source_status(self, name: str, healthy: bool, detail: str) -> None:
-        """A source failed or recovered. Called from the source's thread: only enqueues."""
-        self.health.report(name, healthy, detail)
+    def source_status(self, name: str, healthy: bool, detail: str, lost: int = 0) -> None:
+        """A source failed or recovered, or lost `lost` packets (see `StatusSink`). Called from the
+        source's thread: only enqueues."""
+        self.health.report(name, healthy, detail, lost)
 
     @property
     def degraded(self) -> dict[str, str]:
@@ -160,10 +162,11 @@ class Room:
             left_file=failure.left_file,
             state=self.state.value,
         )
+        what = _PART_TEXT[failure.part] if failure.code is ErrorCode.STORAGE_FAILED else "internal error"
         outcome = (
             "nothing recorded" if request.type == "trigger" and self._open is None else "nothing changed"
         )
-        return ProtocolError(failure.code, f"{outcome}: {failure}")
+        return ProtocolError(failure.code, f"{what}; {outcome} ({failure})")
 
     # -- timers ---------------------------------------------------------------------------------
     def tick(self) -> bool:

@@ -27,6 +27,9 @@ class Notifier:
     def ready(self, status: str) -> None:
         self.notify(f"READY=1\nSTATUS={status}")
 
+    def status(self, text: str) -> None:
+        self.notify(f"STATUS={text}")
+
     def watchdog(self) -> None:
         self.notify("WATCHDOG=1")
 

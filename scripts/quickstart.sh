@@ -14,6 +14,7 @@ DEBIAN_PACKAGES=(
   xvfb xdotool imagemagick x11-utils  # the Tk desk and indicator windows, driven and screenshotted in tests
   strace                   # the "nothing touches disk while idle" test
   systemd                  # systemd-analyze verify/security for the unit test (systemd need not run)
+  mmdebstrap systemd-container  # a Debian 12 root booted under a real systemd: the deployment test
   python3-tk tk            # Tk for the desk/indicator front ends
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly  # a real RTSP camera on 127.0.0.1 for the RTSP test

@@ -10,6 +10,7 @@ are stored unchanged; otherwise frames are decoded and JPEG-encoded.
 from __future__ import annotations
 
 import enum
+import math
 import re
 import struct
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ import cv2
 import numpy as np
 import structlog
 
-from recorder.clock import Clock
+from recorder.clock import NS_PER_S, Clock
 from recorder.config import VideoConfig
 from recorder.devices import JPEG_FOURCCS, fourcc_text
 from recorder.packet import Packet, StreamKind
 from recorder.sources.base import PacketSink, StatusSink
-from recorder.sources.frame_timing import FilePacer, RateLimiter, RateMeter
+from recorder.sources.frame_timing import FilePacer, FrameClock, RateLimiter, RateMeter, missing_frames
+from recorder.sources.losses import LossReport
 from recorder.sources.reconnect import ReconnectingSource, SourceEnded, SourceFault
 
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -76,6 +78,16 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
             return None
         pos += 2 + length
     return None
+
+
+@dataclass(slots=True)
+class _Timing:
+    """The frame timing of one open camera; `limiter` is dropped once the camera proves no faster
+    than the configured rate."""
+
+    meter: RateMeter
+    clock: FrameClock
+    limiter: RateLimiter | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +151,9 @@ class CameraSource(ReconnectingSource):
         self._clock = clock
         self._allow_raw = True  # cleared for good if the camera sends non-JPEG data in raw mode
         self._seq = 0
+        self._size = (config.width, config.height)
+        self._losses = LossReport(name, status)
+        self._frame_clock = FrameClock()  # across reopens, so that times never go back
         self._warned_size = False
         self._log = log.bind(source=name, device=redact(config.device))
 
@@ -165,30 +180,64 @@ class CameraSource(ReconnectingSource):
     ) -> int:
         """Read until stop (returns), end of file (returns the frame count) or failure (raises)."""
         self.passthrough_active = opened.raw
-        meter = RateMeter()
-        width, height = self._config.width, self._config.height
+        self._frame_clock.restart(trust_media=pacer is not None)  # a file's positions are its timestamps
+        timing = _Timing(RateMeter(), self._frame_clock, limiter)
         frames = 0
-        while not self._thread.stop_event.is_set():
-            ok, frame = opened.cap.read()
-            if not ok or frame is None:
+        try:
+            while not self._thread.stop_event.is_set():
+                ok, frame = opened.cap.read()
+                if not ok or frame is None:
+                    if pacer is not None:
+                        return frames
+                    timeout = self._config.read_timeout_s
+                    raise SourceFault(f"camera stream ended or sent no frame within {timeout:g} s")
                 if pacer is not None:
-                    return frames
-                timeout = self._config.read_timeout_s
-                raise SourceFault(f"camera stream ended or sent no frame within {timeout:g} s")
-            if pacer is not None:
-                pacer.wait_for_frame(opened.reported_fps or self._config.fps)
-            now = self._clock.monotonic_ns()
-            if meter.tick(now):
-                self._report_rate(meter.fps)
-            if not limiter.keep(now):
-                continue
-            payload, delivered = self._payload(frame, opened.raw)
-            if frames == 0:
-                self._on_first_frame(opened, delivered)
-            frames += 1
-            sink(Packet(StreamKind.VIDEO, now, self._clock.wall_time(), self._seq, payload, width, height))
-            self._seq += 1
-        return frames
+                    pacer.wait_for_frame(opened.reported_fps or self._config.fps)
+                pts = self._stamp(opened, timing)
+                if pts is None:
+                    continue
+                payload, delivered = self._payload(frame, opened.raw)
+                if frames == 0:
+                    self._on_first_frame(opened, delivered)
+                frames += 1
+                wall = self._clock.wall_time() - (self._clock.monotonic_ns() - pts) / NS_PER_S
+                sink(Packet(StreamKind.VIDEO, pts, wall, self._seq, payload, *self._size))
+                self._seq += 1
+            return frames
+        finally:
+            self._losses.flush(self._clock.monotonic_ns(), force=True)
+
+    def _stamp(self, opened: _Opened, timing: _Timing) -> int | None:
+        """The frame's capture time, or None if the rate limit drops it. Counts what the camera
+        skipped (a gap in its trusted timestamps) as lost, and leaves a gap in `seq` for it."""
+        arrival = self._clock.monotonic_ns()
+        media_ms = float(opened.cap.get(cv2.CAP_PROP_POS_MSEC))
+        media = round(media_ms * 1e6) if math.isfinite(media_ms) and media_ms >= 0 else None
+        pts = timing.clock.stamp(arrival, media)
+        if timing.meter.tick(arrival, media):
+            self._on_rate_measured(timing)
+        if timing.clock.trust_media:
+            fps = timing.meter.media_fps or opened.reported_fps or self._config.fps
+            missing = missing_frames(timing.clock.step_ns, NS_PER_S / fps)
+            self._seq += missing
+            self._losses.add(missing, "frames the camera skipped (a gap in its timestamps)", arrival)
+        if timing.limiter is not None and not timing.limiter.keep(pts):
+            return None
+        return pts
+
+    def _on_rate_measured(self, timing: _Timing) -> None:
+        meter, configured = timing.meter, self._config.fps
+        if meter.media_agrees:
+            timing.clock.trust_media = True
+        if meter.fps <= configured * 1.1:
+            timing.limiter = None  # nothing to thin out: never drop a frame of a camera at our rate
+        self._log.info(
+            "camera_rate_measured",
+            delivered_fps=round(meter.fps, 2),
+            requested_fps=configured,
+            timestamps="camera" if timing.clock.trust_media else "arrival",
+            rate_limited=timing.limiter is not None,
+        )
 
     def _on_first_frame(self, opened: _Opened, delivered: tuple[int, int]) -> None:
         cfg = self._config
@@ -208,9 +257,6 @@ class CameraSource(ReconnectingSource):
         )
         self._backoff.reset()
         self._health.recovered(detail)
-
-    def _report_rate(self, fps: float) -> None:
-        self._log.info("camera_rate_measured", delivered_fps=round(fps, 2), requested_fps=self._config.fps)
 
     def _payload(self, frame: Any, raw: bool) -> tuple[bytes, tuple[int, int]]:
         """The JPEG to store, always of the configured size (the incident's track size), and the

@@ -20,6 +20,7 @@ from recorder.errors import DeviceError
 from recorder.packet import AUDIO_SAMPLE_RATE, Packet, StreamKind, samples_to_ns
 from recorder.sources.audio_clock import AudioClock, Block
 from recorder.sources.base import PacketSink, StatusSink
+from recorder.sources.losses import LossReport
 from recorder.sources.reconnect import ReconnectingSource, SourceFault
 
 _POLL_S = 0.1
@@ -115,6 +116,7 @@ class MicrophoneSource(ReconnectingSource):
         self._seq = 0
         self._last_end_ns = 0  # end of the last packet sent, across reconnects
         self.stale_blocks = 0
+        self._losses = LossReport(name, status)
         self._log = log.bind(source=name, device=config.device or "(default)")
 
     def _on_block(self, pcm: bytes, frames: int, adc_s: float, now_s: float, overflow: bool) -> None:
@@ -149,6 +151,7 @@ class MicrophoneSource(ReconnectingSource):
             self._consume(stream, description, sink, resume_ns)
         finally:
             stream.close()
+            self._losses.flush(self._clock.monotonic_ns(), force=True)
 
     def _consume(self, stream: InputStream, description: str, sink: PacketSink, resume_ns: int) -> None:
         audio_clock = AudioClock(self._config.timestamps is AudioTimestamps.ADC)
@@ -204,9 +207,15 @@ class MicrophoneSource(ReconnectingSource):
             raise SourceFault(f"no audio for {silent_s:.1f} s")
 
     def _report_losses(self, reported: tuple[int, int]) -> tuple[int, int]:
+        """Logs and reports (for the audit) what was lost since `reported`; returns the new counts."""
         overflows, dropped = self.overflows, self.blocks_dropped
         if (overflows, dropped) != reported:
             self._log.warning("audio_input_lost", overflows=overflows, blocks_dropped=dropped)
+        now = self._clock.monotonic_ns()
+        self._losses.add(dropped - reported[1], "audio blocks dropped: the capture thread fell behind", now)
+        self._losses.add(
+            overflows - reported[0], "audio input overflows: samples lost in the sound stack", now
+        )
         return overflows, dropped
 
 

@@ -3,13 +3,14 @@ the supervised thread, and `ReconnectingSource`, the base of the camera and micr
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 
 import structlog
 
 from recorder.errors import DeviceError
-from recorder.sources.base import PacketSink, StatusSink
+from recorder.sources.base import Liveness, PacketSink, StatusSink
 
 log = structlog.get_logger()
 
@@ -76,22 +77,30 @@ class Health:
 
 
 def supervise(
-    name: str, stop: threading.Event, backoff: Backoff, health: Health, session: Callable[[], None]
+    name: str,
+    stop: threading.Event,
+    backoff: Backoff,
+    health: Health,
+    session: Callable[[], None],
+    liveness: Liveness | None = None,
 ) -> None:
     """Run `session` until `stop` is set, reconnecting after every fault; never raises.
 
     `session` opens the device, captures until `stop` is set (then returns) and raises SourceFault
     when the device fails, or SourceEnded when there is nothing more to capture. Any other exception
     is a bug, logged with its traceback and handled like a fault, so that capture keeps trying for
-    as long as the daemon runs.
+    as long as the daemon runs. `liveness` beats at every attempt and excuses the backoff waits.
     """
+    alive = liveness or Liveness()
     while not stop.is_set():
+        alive.beat()
         try:
             session()
             return
         except SourceEnded as end:
             health.failed(str(end))
             log.info("source_ended", source=name, detail=str(end))
+            alive.excuse(math.inf)
             stop.wait()
             return
         except SourceFault as fault:
@@ -101,6 +110,7 @@ def supervise(
             health.failed(f"internal error: {exc!r}")
         delay = backoff.next_delay()
         log.info("source_reconnect_scheduled", source=name, delay_s=delay)
+        alive.excuse(delay)
         stop.wait(delay)
 
 
@@ -110,6 +120,7 @@ class SupervisedThread:
     def __init__(self, name: str) -> None:
         self.name = name
         self.stop_event = threading.Event()
+        self.liveness = Liveness()
         self._thread: threading.Thread | None = None
 
     def start(self, target: Callable[[], None]) -> None:
@@ -117,6 +128,7 @@ class SupervisedThread:
         if self._thread is not None:
             raise RuntimeError(f"source {self.name} already started")
         self.stop_event.clear()
+        self.liveness.beat()
         self._thread = threading.Thread(target=target, name=f"src-{self.name}", daemon=True)
         self._thread.start()
 
@@ -140,15 +152,19 @@ class ReconnectingSource:
         self._health = Health(name, status)
         self._backoff = Backoff(reconnect_initial_s, reconnect_max_s)
         self._thread = SupervisedThread(name)
+        self.liveness = self._thread.liveness
 
     def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
         """Start capturing; the device is opened on the source's thread.
 
         `t0_ns` is ignored: packets carry their own capture times. Raises RuntimeError if started.
         """
-        stop = self._thread.stop_event
+        stop, alive = self._thread.stop_event, self.liveness
+        counted = alive.counting(sink)
         self._thread.start(
-            lambda: supervise(self.name, stop, self._backoff, self._health, lambda: self._session(sink))
+            lambda: supervise(
+                self.name, stop, self._backoff, self._health, lambda: self._session(counted), alive
+            )
         )
 
     def stop(self) -> None:

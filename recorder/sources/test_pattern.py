@@ -22,6 +22,7 @@ import structlog
 from recorder.clock import NS_PER_S, Clock
 from recorder.packet import Packet, StreamKind
 from recorder.sources.base import PacketSink, StatusSink
+from recorder.sources.losses import LossReport
 from recorder.sources.threaded import ThreadedSource
 
 FRAME_NUMBER_BITS = 32
@@ -175,8 +176,15 @@ class TestPatternSource(ThreadedSource):
         super().__init__(config.name, clock, status)
         self.frames_skipped = 0
         self._config = config
+        self._losses = LossReport(config.name, status)
 
     def _loop(self, sink: PacketSink, t0_ns: int) -> None:
+        try:
+            self._generate(sink, t0_ns)
+        finally:
+            self._losses.flush(self._clock.monotonic_ns(), force=True)
+
+    def _generate(self, sink: PacketSink, t0_ns: int) -> None:
         fps = self._config.fps
         n = 0
         while not self._stop.is_set():
@@ -189,6 +197,7 @@ class TestPatternSource(ThreadedSource):
             if latest > n:
                 self.frames_skipped += latest - n
                 log.warning("frames_skipped", source=self.name, count=latest - n, frame=latest)
+                self._losses.add(latest - n, "frames skipped: the capture thread fell behind", now)
                 n = latest
             sink(frame_packet(self._config, n, t0_ns, now, self._clock.wall_time()))
             n += 1

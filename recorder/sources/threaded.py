@@ -22,13 +22,14 @@ class ThreadedSource:
         self._status = status
         self._thread = SupervisedThread(name)
         self._stop = self._thread.stop_event
+        self.liveness = self._thread.liveness
 
     def start(self, sink: PacketSink, t0_ns: int | None = None) -> None:
         """Start producing; `t0_ns` (default: now) is the start instant shared by all sources.
 
         Raises RuntimeError if already started."""
         t0 = self._clock.monotonic_ns() if t0_ns is None else t0_ns
-        self._thread.start(lambda: self._run(sink, t0))
+        self._thread.start(lambda: self._run(self.liveness.counting(sink), t0))
 
     def stop(self) -> None:
         """Stop the thread and join it; safe to call twice."""

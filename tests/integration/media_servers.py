@@ -424,14 +424,18 @@ class Collector:
         self._lock = threading.Lock()
         self.packets: list[Packet] = []
         self.statuses: list[tuple[float, bool, str]] = []
+        self.losses: list[tuple[str, int]] = []  # (what, how many) a source reported lost
 
     def packet(self, packet: Packet) -> None:
         with self._lock:
             self.packets.append(packet)
 
-    def status(self, _name: str, healthy: bool, detail: str) -> None:
+    def status(self, _name: str, healthy: bool, detail: str, lost: int = 0) -> None:
         with self._lock:
-            self.statuses.append((time.monotonic(), healthy, detail))
+            if lost:
+                self.losses.append((detail, lost))
+            else:
+                self.statuses.append((time.monotonic(), healthy, detail))
 
     def count(self) -> int:
         with self._lock:

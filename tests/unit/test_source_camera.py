@@ -10,6 +10,8 @@ from recorder.sources.camera import DeviceKind, classify_device, jpeg_size, reda
 from recorder.sources.frame_timing import RateLimiter
 
 NS = 1_000_000_000
+MS = 1_000_000
+PERIOD = round(NS / 15)
 
 
 @pytest.mark.parametrize(
@@ -68,3 +70,29 @@ def test_rate_limiter_keeps_every_frame_of_a_jittery_camera_at_the_rate() -> Non
 
 def test_rate_limiter_keeps_a_slower_camera_whole() -> None:
     assert _kept(10, 15, 10) == 100
+
+
+def burst_after_stall(stall_ms: int, frames: int = 45) -> list[tuple[int, int]]:
+    """(arrival, capture) of a 15 fps camera whose reader stalls `stall_ms` after frame 10: the
+    frames captured meanwhile arrive back to back, 0.2 ms apart, when it resumes."""
+    times, resumed = [], 10 * PERIOD + stall_ms * MS
+    for n in range(frames):
+        capture = n * PERIOD + 3 * MS
+        arrival = capture + 2 * MS
+        if n > 10 and capture < resumed:
+            arrival = resumed + (n - 10) * MS // 5
+        times.append((max(arrival, capture + 2 * MS), capture))
+    return times
+
+
+@pytest.mark.parametrize("stall_ms", [250, 750, 1900])
+def test_the_limiter_keeps_every_frame_of_a_burst_after_a_stall(stall_ms: int) -> None:
+    limiter = RateLimiter(15)
+    assert all(limiter.keep(arrival) for arrival, _ in burst_after_stall(stall_ms))
+    assert limiter.dropped == 0
+
+
+def test_the_limiter_still_thins_a_faster_camera_after_a_stall() -> None:
+    limiter = RateLimiter(15)
+    arrivals = [n * PERIOD // 2 for n in range(300)]  # 30 fps for 10 s
+    assert sum(limiter.keep(t) for t in arrivals) == pytest.approx(150, abs=1)

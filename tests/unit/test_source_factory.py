@@ -11,11 +11,12 @@ import pytest
 from recorder.clock import ManualClock
 from recorder.config import parse_config
 from recorder.errors import ConfigError
+from recorder.incident.age_keys import Identity
 from recorder.sources.camera import CameraSource
 from recorder.sources.factory import build_sources
 from recorder.sources.microphone import MicrophoneSource
 
-RECIPIENT = "age1" + "q" * 58
+RECIPIENT = str(Identity.generate().recipient)
 
 
 def _config(video: dict[str, Any], audio: dict[str, Any]) -> Any:

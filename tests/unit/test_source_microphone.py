@@ -168,12 +168,16 @@ class Harness:
         self.backend = backend
         self.packets: list[Packet] = []
         self.statuses: list[tuple[bool, str]] = []
+        self.losses: list[tuple[str, int]] = []
         self.source = MicrophoneSource(
-            AudioConfig.model_validate(fields),
-            SystemClock(),
-            status=lambda _n, ok, detail: self.statuses.append((ok, detail)),
-            backend=backend,
+            AudioConfig.model_validate(fields), SystemClock(), status=self._status, backend=backend
         )
+
+    def _status(self, _name: str, ok: bool, detail: str, lost: int = 0) -> None:
+        if lost:
+            self.losses.append((detail, lost))
+        else:
+            self.statuses.append((ok, detail))
 
     def wait(self, predicate: Callable[[], bool], what: str, timeout_s: float = 3) -> None:
         deadline = time.monotonic() + timeout_s
@@ -265,6 +269,7 @@ def test_a_full_queue_drops_and_counts_blocks() -> None:
     finally:
         h.source.stop()
     assert h.source.blocks_dropped == 11
+    assert sum(lost for why, lost in h.losses if why.startswith("audio blocks dropped")) == 11
 
 
 def test_blocks_dated_before_their_stream_was_opened_are_dropped(harness: Harness) -> None:

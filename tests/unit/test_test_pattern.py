@@ -105,9 +105,10 @@ def test_frames_are_stamped_from_the_given_t0() -> None:
     assert got[0].pts_ns - t0 < 30_000_000
 
 
-def test_a_late_source_skips_frames_instead_of_drifting() -> None:
+def test_a_late_source_skips_frames_instead_of_drifting_and_reports_them_lost() -> None:
     clock = ManualClock()
-    source = TestPatternSource(SMALL, clock)
+    losses: list[int] = []
+    source = TestPatternSource(SMALL, clock, status=lambda _n, _ok, _detail, lost=0: losses.append(lost))
     got: list[Packet] = []
     first = threading.Event()
 
@@ -123,7 +124,7 @@ def test_a_late_source_skips_frames_instead_of_drifting() -> None:
         time.sleep(0.01)
     source.stop()
     assert [p.seq for p in got] == [0, 15]
-    assert source.frames_skipped == 14
+    assert source.frames_skipped == 14 and losses == [14]
 
 
 def test_a_failing_sink_reports_the_source_unhealthy() -> None:

@@ -1,0 +1,232 @@
+"""Preflight: what only the machine can tell about a valid room config, checked by `check-config`
+and at the top of the daemon's start, before it creates any file or socket.
+
+Each problem is one line starting with the setting it concerns; any problem stops the daemon with
+that same line. Warnings (a camera file that is missing now, a room nobody can trigger yet) do not.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+from zmq.utils import z85
+
+from recorder.config import RoomConfig, VideoKind
+from recorder.errors import ConfigError
+from recorder.incident.age_keys import find_identity_files
+
+
+@dataclass
+class Preflight:
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def preflight(config: RoomConfig) -> Preflight:
+    """Everything `run` would trip over, without creating anything: key files, enrolled clients,
+    storage and audit paths, the endpoints (bound and released), age identities on the device."""
+    report = Preflight()
+    _check_server_key(config.control.server_secret_key, report)
+    _check_clients(config.control.authorized_clients, report)
+    _check_storage(config, report)
+    _check_identities_on_device(config, report)
+    _check_camera(config, report)
+    if not report.problems:  # only bind once the rest is sound: binding is the costliest check
+        _check_endpoints(config, report)
+    return report
+
+
+def ensure_ready(config: RoomConfig) -> list[str]:
+    """The daemon's gate: returns the warnings; raises ConfigError with one line per problem."""
+    report = preflight(config)
+    if report.problems:
+        raise ConfigError("\n".join(report.problems))
+    return report.warnings
+
+
+def _check_server_key(path: Path, report: Preflight) -> None:
+    where = "control.server_secret_key"
+    if not _readable_file(path, where, report):
+        return
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        report.problems.append(f"{where}: {path} is not a CURVE key file ({error})")
+        return
+    if not secret:
+        report.problems.append(
+            f"{where}: {path} holds only a public key; "
+            "give the NAME.key_secret file from `recorder keygen server`"
+        )
+        return
+    if not (_is_z85_key(public) and _is_z85_key(secret)) or zmq.curve_public(secret) != public:
+        report.problems.append(
+            f"{where}: {path} is damaged (its keys are malformed or do not belong together)"
+        )
+        return
+    if path.stat().st_mode & 0o077:
+        report.warnings.append(f"{where}: {path} is readable by other users; chmod 600 it")
+
+
+def _is_z85_key(key: bytes | None) -> bool:
+    if key is None or len(key) != 40:
+        return False
+    try:
+        return len(z85.decode(key)) == 32
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def _check_clients(directory: Path, report: Preflight) -> None:
+    where = "control.authorized_clients"
+    if not directory.is_dir():
+        report.problems.append(f"{where}: directory not found: {directory}")
+    elif not os.access(directory, os.R_OK | os.X_OK):
+        report.problems.append(f"{where}: {directory}: permission denied")
+    elif not any(directory.glob("*.key")):
+        report.warnings.append(
+            f"{where}: no NAME.key files in {directory}: no button can trigger this room yet"
+        )
+
+
+def _check_storage(config: RoomConfig, report: Preflight) -> None:
+    storage = config.storage
+    _writable_directory(storage.directory, "storage.directory", report, must_own=True)
+    if storage.audit_path.parent != storage.directory:
+        _writable_directory(storage.audit_path.parent, "storage.audit_log", report, must_own=False)
+    log, state = storage.audit_path, storage.audit_path.with_name(storage.audit_path.name + ".key")
+    present = [path for path in (log, state) if os.path.lexists(path)]
+    if len(present) == 1:
+        missing = state if present[0] == log else log
+        report.problems.append(
+            f"storage.audit_log: {present[0]} exists but {missing} does not; restore it from a backup "
+            "(the daemon never restarts a chain silently)"
+        )
+    for path in present:
+        if not path.is_file():
+            report.problems.append(f"storage.audit_log: {path} is not a regular file")
+        elif not os.access(path, os.R_OK | os.W_OK):
+            report.problems.append(f"storage.audit_log: {path}: permission denied (read and write needed)")
+
+
+def _writable_directory(directory: Path, where: str, report: Preflight, must_own: bool) -> None:
+    """The directory, or the nearest existing parent it will be created in, must be a writable
+    directory (os.access also sees a read-only mount); the daemon chmods its own storage 0700."""
+    existing = directory
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = (
+            "is not a directory"
+            if existing == directory
+            else f"cannot be created: {existing} is not a directory"
+        )
+        report.problems.append(f"{where}: {directory} {what}")
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only_mount(existing) else "permission denied"
+        report.problems.append(f"{where}: {existing} is not writable ({why})")
+    elif must_own and existing == directory and os.geteuid() not in (0, existing.stat().st_uid):
+        report.problems.append(
+            f"{where}: {directory} belongs to uid {existing.stat().st_uid}; the daemon's user must own it"
+        )
+
+
+def _read_only_mount(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def _readable_file(path: Path, where: str, report: Preflight) -> bool:
+    if not path.exists():
+        report.problems.append(f"{where}: file not found: {path}")
+    elif not path.is_file():
+        report.problems.append(f"{where}: {path} is not a regular file")
+    elif not os.access(path, os.R_OK):
+        report.problems.append(f"{where}: {path}: permission denied")
+    else:
+        return True
+    return False
+
+
+def _check_identities_on_device(config: RoomConfig, report: Preflight) -> None:
+    on_device: dict[Path, str] = {}  # directory -> the first setting that names it
+    on_device.setdefault(config.storage.directory, "storage.directory")
+    on_device.setdefault(config.storage.audit_path.parent, "storage.audit_log")
+    on_device.setdefault(config.control.server_secret_key.parent, "control.server_secret_key")
+    on_device.setdefault(config.control.authorized_clients, "control.authorized_clients")
+    reported: set[Path] = set()
+    for directory, location in on_device.items():
+        for path in find_identity_files(directory):
+            if path in reported:
+                continue
+            reported.add(path)
+            report.problems.append(
+                f"{location}: {path} holds an age identity, a key that decrypts this room's incidents; "
+                "it belongs with the privacy officer, never on the recording device"
+            )
+
+
+def _check_camera(config: RoomConfig, report: Preflight) -> None:
+    """A camera that is missing now only degrades the room (it is retried), so this is a warning."""
+    if config.video.source is not VideoKind.CAMERA:
+        return
+    from recorder.sources.camera import DeviceKind, classify_device  # loads cv2: only for a camera
+
+    kind, target = classify_device(config.video.device)
+    if kind is DeviceKind.FILE and not Path(str(target)).is_file():
+        report.warnings.append(f"video.device: no such video file: {target} (the room starts degraded)")
+    elif kind is DeviceKind.V4L2 and isinstance(target, str) and not Path(target).exists():
+        report.warnings.append(f"video.device: no such camera: {target} (the room starts degraded)")
+
+
+def _check_endpoints(config: RoomConfig, report: Preflight) -> None:
+    control = config.control
+    if control.endpoint == control.state_endpoint:
+        report.problems.append(
+            f"control.state_endpoint: the same as control.endpoint ({control.endpoint}); each needs its own"
+        )
+        return
+    context: zmq.Context[Any] = zmq.Context()
+    try:
+        for where, endpoint in (
+            ("control.endpoint", control.endpoint),
+            ("control.state_endpoint", control.state_endpoint),
+        ):
+            problem = _try_bind(context, endpoint)
+            if problem:
+                report.problems.append(f"{where}: cannot bind {endpoint}: {problem}")
+    finally:
+        context.term()
+
+
+def _try_bind(context: zmq.Context[Any], endpoint: str) -> str | None:
+    """Bind and release `endpoint` as the daemon will. An ipc:// path is not bound: ZeroMQ would take
+    it over from a running daemon; its directory is checked instead."""
+    if endpoint.startswith("ipc://"):
+        return _ipc_problem(Path(endpoint.removeprefix("ipc://")))
+    sock = context.socket(zmq.ROUTER)
+    sock.linger = 0
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError as error:
+        hint = " (is this room's daemon already running?)" if error.errno == zmq.EADDRINUSE else ""
+        return f"{error.strerror}{hint}"
+    finally:
+        sock.close(linger=0)
+    return None
+
+
+def _ipc_problem(path: Path) -> str | None:
+    if os.path.lexists(path) and not stat.S_ISSOCK(path.lstat().st_mode):
+        return f"{path} exists and is not a socket"
+    directory = path.parent
+    if not directory.is_dir():
+        return f"directory not found: {directory}"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"{directory} is not writable"
+    return None
