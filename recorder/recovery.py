@@ -50,7 +50,8 @@ def scan_log(path: Path) -> LogScan:
         event, data = entry.get("event"), entry.get("data")
         if not isinstance(data, dict):
             continue
-        scan.last_seq, scan.last_time = int(entry.get("seq", scan.last_seq)), entry.get("time")
+        if isinstance(entry.get("seq"), int):
+            scan.last_seq, scan.last_time = entry["seq"], entry.get("time")
         if event == "daemon_started":
             scan.previous_start = entry
         elif event == "daemon_stopped":
@@ -82,7 +83,7 @@ def recover(config: RoomConfig, audit: RoomAudit) -> LogScan:
             "daemon_recovered", previous_pid=previous.get("pid"), interrupted=len(scan.open_incidents)
         )
     for incident, started in sorted(scan.open_incidents.items()):
-        file = str(started.get("file") or f"{incident}.age")
+        file = Path(str(started.get("file") or f"{incident}.age")).name  # only ever in the storage directory
         facts = file_facts(config.storage.directory / file)
         audit.write("incident_interrupted", incident=incident, file=file, **facts)
         log.warning("incident_interrupted", incident=incident, **facts)
