@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -13,18 +14,18 @@ from typing import Any
 import structlog
 import zmq
 
-from recorder import __version__
+from recorder import __version__, faults
 from recorder.audit.log import AuditLog
 from recorder.clock import Clock, SystemClock
 from recorder.config import RoomConfig
 from recorder.control.allowlist import load_allowlist
 from recorder.control.auth import AllowlistAuthenticator
 from recorder.control.server import ControlServer, load_server_keys, open_sockets
-from recorder.errors import StorageError
 from recorder.hygiene import harden_process
 from recorder.incident.output import open_incident_output
 from recorder.incident.writer import IncidentOutput
 from recorder.preflight import ensure_ready
+from recorder.recovery import recover
 from recorder.retention import purge
 from recorder.ring import EncryptedRing
 from recorder.room import Room
@@ -39,6 +40,7 @@ log = structlog.get_logger()
 
 POLL_MS = 50
 PURGE_INTERVAL_S = 3600.0
+PURGE_RETRY_S = 60.0
 
 
 class Daemon:
@@ -48,7 +50,10 @@ class Daemon:
         for warning in ensure_ready(config):  # raises ConfigError before any file or socket exists
             log.warning("preflight_warning", detail=warning)
         self.config = config
+        self.fault_plan = faults.install_from_environment(os.environ)
         self.clock = clock or SystemClock()
+        if self.fault_plan is not None:
+            self.clock = faults.ShiftedClock(self.clock, self.fault_plan)
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.hardening = harden_process()
@@ -78,10 +83,17 @@ class Daemon:
         self.sources: list[MediaSource] = build_sources(config, self.clock, self.room.source_status)
         # supervision hook: READY, STATUS and WATCHDOG for systemd (recorder/supervision.py)
         self.supervisor = Supervisor(Notifier(), self.sources, stall_limit_s(config), self.room.source_status)
+        self._published: dict[str, Any] | None = None  # the status last sent on the PUB socket
+        self._next_heartbeat = 0.0
 
     def serve(self) -> None:
-        """Run until SIGTERM/SIGINT (or `stop_requested`)."""
-        self.audit.append(
+        """Run until SIGTERM/SIGINT (or `stop_requested`). Raises AuditFailed if the start cannot be
+        audited (then the daemon must not run)."""
+        audit = self.room.audit
+        recover(self.config, audit)
+        if self.fault_plan is not None:
+            audit.write("fault_injection_enabled", plan=str(self.fault_plan.path), note="test only")
+        audit.write(
             "daemon_started",
             version=__version__,
             pid=os.getpid(),
@@ -99,24 +111,48 @@ class Daemon:
         self._loop()
 
     def _loop(self) -> None:
-        heartbeat_s = self.config.control.heartbeat_s
-        next_heartbeat = 0.0
-        last_status: dict[str, Any] | None = None
+        """Each step is guarded: whatever one raises is logged and shows in `degraded` under the
+        step's name until it next succeeds; the loop goes on (systemd restarts only real crashes).
+        The state is published after the requests and again after the timers, so that a change
+        undone by the next tick (a start whose file fails at once) is still published."""
         next_purge = 0.0
         while not self.stop_requested.is_set():
-            self.server.poll(POLL_MS)
+            self._guarded("control", lambda: self.server.poll(POLL_MS))
+            self._publish_if_changed()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
-                self._reload_allowlist()
-            self.room.tick()
-            status, now = self.room.status(), time.monotonic()
+                self._guarded("allowlist", self._reload_allowlist)
+            self._guarded("room", self.room.tick)
+            now = time.monotonic()
             if now >= next_purge:
-                self._purge()
-                next_purge = now + PURGE_INTERVAL_S
-            if status != last_status or now >= next_heartbeat:
-                self.server.publish()
-                last_status, next_heartbeat = status, now + heartbeat_s
-            self.supervisor.tick(status)  # supervision hook: READY once capture runs, STATUS, WATCHDOG
+                purged = self._guarded("retention", self._purge)
+                next_purge = now + (PURGE_INTERVAL_S if purged else PURGE_RETRY_S)
+            self._publish_if_changed()
+            # supervision hook: READY once capture runs, STATUS, WATCHDOG (not petted if this fails)
+            self._guarded("supervisor", lambda: self.supervisor.tick(self.room.status()))
+
+    def _publish_if_changed(self) -> None:
+        """Publish on every change of the status and at least every heartbeat."""
+        status, now = self.room.status(), time.monotonic()
+        if status != self._published or now >= self._next_heartbeat:
+            if self._guarded("state_publisher", self.server.publish):
+                self._published = status
+            self._next_heartbeat = now + self.config.control.heartbeat_s
+
+    def _guarded(self, step: str, action: Callable[[], object]) -> bool:
+        """Run one step of the loop; True if it succeeded."""
+        health = self.room.health
+        try:
+            faults.point(f"loop.{step}")
+            action()
+        except Exception as error:
+            if step not in health.parts:  # log a persistent failure once, not every 50 ms
+                log.exception("loop_step_failed", step=step)
+            health.fail(step, f"{type(error).__name__}: {error}")
+            return False
+        if step in health.parts:
+            health.recover(step, "working again")
+        return True
 
     def close(self) -> None:
         self.supervisor.stopping()
@@ -124,8 +160,8 @@ class Daemon:
             source.stop()
         self.room.shutdown()
         self.router.shutdown()
-        self.audit.append("daemon_stopped", room=self.config.room)
-        self.audit.close()
+        self.room.audit.write_or_log("daemon_stopped", room=self.config.room)
+        self.room.audit.close()
         self.server.close()
         for sock in self._sockets:
             sock.close(linger=0)
@@ -146,14 +182,14 @@ class Daemon:
         signal.signal(signal.SIGHUP, reload)
 
     def _purge(self) -> None:
-        try:
-            purge(self.config, self.audit)
-        except (OSError, StorageError) as error:
-            log.error("retention_purge_failed", error=str(error))
+        """Raises (OSError, StorageError, …) when a deletion or its audit entry fails."""
+        purge(self.config, self.audit)
 
     def _reload_allowlist(self) -> None:
+        """The new allowlist applies even when its audit entry cannot be written (a revoked key must
+        be refused): the entry is then logged and written once the audit recovers."""
         self._auth.replace(load_allowlist(self.config.control.authorized_clients))
-        self.audit.append("allowlist_reloaded", clients=self._auth.clients())
+        self.room.audit.write_or_log("allowlist_reloaded", clients=self._auth.clients())
 
     def _open_output(self, incident: str) -> tuple[IncidentOutput, Path]:
         return open_incident_output(self.config, incident)

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from recorder import faults
 from recorder.durable import fsync_directory
 from recorder.errors import StorageError
 from recorder.incident.age_keys import FILE_KEY_SIZE, Recipient, Stanza, b64encode, hkdf_sha256
@@ -117,7 +118,7 @@ class AgeWriter:
         # A fresh AEAD object per chunk, so no long-lived object holds a copy of the payload key.
         nonce = chunk_nonce(self.chunks_written, last)
         sealed = ChaCha20Poly1305(self._key).encrypt(nonce, self._buffer, None)
-        self._io(lambda: self._write_all(sealed))
+        self._io(lambda: self._write_chunk(sealed, last))
         self._buffer.clear()
         self.chunks_written += 1
 
@@ -171,6 +172,10 @@ class AgeWriter:
         if self._broken:
             raise StorageError("the incident file failed earlier; it is truncated after the last chunk")
 
+    def _write_chunk(self, sealed: bytes, last: bool) -> None:
+        faults.point("incident.close" if last else "incident.seal")
+        self._write_all(sealed)
+
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
@@ -181,6 +186,7 @@ class AgeWriter:
 
     def _sync(self) -> None:
         self._out.flush()
+        faults.point("incident.fsync")
         if self._fsync:
             os.fsync(self._out.fileno())
 
@@ -198,6 +204,7 @@ def open_incident_file(path: str | os.PathLike[str], recipients: Sequence[Recipi
     Raises StorageError (cause: the OSError, e.g. FileExistsError) and ValueError without recipients.
     """
     try:
+        faults.point("incident.open")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     except OSError as exc:
         raise StorageError(f"cannot create incident file {os.fspath(path)}: {exc}") from exc
@@ -210,6 +217,22 @@ def open_incident_file(path: str | os.PathLike[str], recipients: Sequence[Recipi
         os.unlink(path)  # holds no media yet; a headerless file would only confuse `incidents list`
         raise
     return writer
+
+
+def sealed_layout(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(complete sealed chunks, bytes after them) of an age file, from its layout alone: what the
+    device can tell about an incident without a key. The bytes after the last complete chunk are a
+    short final chunk or a torn one; only the officer's reader can tell which. Raises OSError, and
+    ValueError when the file has no complete header."""
+    with open(path, "rb") as handle:
+        head = handle.read(64 * 1024)
+        size = os.fstat(handle.fileno()).st_size
+    mark = head.find(b"\n" + MAC_MARK + b" ")
+    end = head.find(b"\n", mark + 1) if mark >= 0 else -1
+    if end < 0:
+        raise ValueError(f"{os.fspath(path)}: no complete age header")
+    payload = end + 1 + PAYLOAD_NONCE_SIZE
+    return divmod(max(0, size - payload), SEALED_CHUNK_SIZE)
 
 
 def _fsync_directory(directory: str) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import structlog
 
 from recorder.config import RoomConfig, VideoKind
+from recorder.durable import fsync_directory
 from recorder.incident.age_keys import Recipient
-from recorder.incident.age_writer import AgeWriter, open_incident_file
+from recorder.incident.age_writer import SEALED_CHUNK_SIZE, AgeWriter, open_incident_file
 from recorder.incident.matroska import MatroskaMuxer, VideoParams
 from recorder.packet import Packet, StreamKind
 
@@ -70,6 +72,23 @@ class AgeMatroskaOutput:
             self._age, video=video, audio=self._audio, t0_ns=first.pts_ns - T0_MARGIN_NS
         )
         return self._muxer
+
+
+PROBE_NAME = ".storage-probe"
+"""Written (zeros, one sealed chunk's size), fsynced and removed to learn whether storage works again."""
+
+
+def probe_storage(directory: Path) -> None:
+    """Can an incident be written here again? Raises OSError if not. Holds no media."""
+    path = directory / PROBE_NAME
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, bytes(SEALED_CHUNK_SIZE))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    fsync_directory(directory)
 
 
 def open_incident_output(config: RoomConfig, incident: str) -> tuple[AgeMatroskaOutput, Path]:

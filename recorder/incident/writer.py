@@ -14,6 +14,7 @@ from typing import Protocol
 
 import structlog
 
+from recorder import faults
 from recorder.packet import Packet
 
 log = structlog.get_logger()
@@ -46,6 +47,7 @@ class IncidentWriter:
     capture threads (`submit`) and the writer thread (after each write)."""
 
     def __init__(self, incident: str, output: IncidentOutput, queue_bytes: int) -> None:
+        """Starts the thread. Raises (e.g. RuntimeError) if it cannot; `output` is then still open."""
         self.incident = incident
         self._output = output
         self._capacity = queue_bytes
@@ -57,8 +59,10 @@ class IncidentWriter:
         self._first: int | None = None
         self._last: int | None = None
         self._error: str | None = None
+        self._aborted = threading.Event()
         self._result: WriterResult | None = None
         self._thread = threading.Thread(target=self._run, name=f"writer-{incident}", daemon=True)
+        faults.point("writer.start")
         self._thread.start()
 
     def submit_pre_roll(self, packets: Iterable[Packet]) -> None:
@@ -88,6 +92,12 @@ class IncidentWriter:
         """Ask the thread to write what is queued, close the output and stop. Does not wait."""
         self._queue.put(_END)
 
+    def abort(self) -> None:
+        """Ask the thread to discard what is queued (counted as dropped), close the output and stop.
+        For an incident that must not exist (its start was not audited). Does not wait."""
+        self._aborted.set()
+        self._queue.put(_END)
+
     @property
     def done(self) -> bool:
         return not self._thread.is_alive()
@@ -102,22 +112,18 @@ class IncidentWriter:
         return self._result
 
     def _run(self) -> None:
+        """The thread's top: every failure is recorded (the first one wins) and the thread always
+        reaches its result, whether writing, sealing the final chunk or closing failed."""
         output_stats: dict[str, int] = {}
         try:
-            while (item := self._queue.get()) is not _END:
-                if isinstance(item, Packet):
-                    with self._lock:
-                        self._queued_bytes -= len(item.payload)
-                    self._write(item)
-                else:
-                    for packet in item:  # type: ignore[attr-defined]
-                        self._write(packet)
+            self._drain()
+        except Exception as error:
+            self._fail("incident_write_failed", error)
+            self._drain()  # the rest is counted as dropped: `_error` is set
+        try:
             output_stats = self._output.close()
-        except Exception as error:  # the thread's top: record, tell the daemon, drop the rest
-            log.exception("incident_write_failed", incident=self.incident)
-            with self._lock:
-                self._error = f"{type(error).__name__}: {error}"
-            self._drain_after_failure()
+        except Exception as error:
+            self._fail("incident_close_failed", error)
         with self._lock:
             self._result = WriterResult(
                 self.incident,
@@ -128,6 +134,26 @@ class IncidentWriter:
                 output_stats,
                 self._error,
             )
+
+    def _drain(self) -> None:
+        """Write (or, after a failure or an abort, discard) everything queued until the end marker."""
+        while (item := self._queue.get()) is not _END:
+            packets = [item] if isinstance(item, Packet) else item
+            for packet in packets:  # type: ignore[attr-defined]
+                if isinstance(item, Packet):
+                    with self._lock:
+                        self._queued_bytes -= len(packet.payload)
+                if self._error is not None or self._aborted.is_set():
+                    with self._lock:
+                        self._dropped += 1
+                else:
+                    self._write(packet)
+
+    def _fail(self, event: str, error: Exception) -> None:
+        log.error(event, incident=self.incident, error=f"{type(error).__name__}: {error}")
+        with self._lock:
+            if self._error is None:
+                self._error = f"{type(error).__name__}: {error}"
 
     def _write(self, packet: Packet) -> None:
         try:
@@ -140,13 +166,3 @@ class IncidentWriter:
         if self._first is None:
             self._first = packet.pts_ns
         self._last = packet.pts_ns
-
-    def _drain_after_failure(self) -> None:
-        while (item := self._queue.get()) is not _END:
-            if isinstance(item, Packet):
-                with self._lock:
-                    self._dropped += 1
-        try:
-            self._output.close()
-        except Exception:
-            log.exception("incident_close_failed", incident=self.incident)

@@ -73,3 +73,32 @@ def test_disk_error_fails_the_incident_but_not_the_caller() -> None:
     assert result.error is not None and "No space left" in result.error
     assert result.packets_written == 3
     assert result.packets_written + result.packets_dropped == 10
+
+
+class FailingCloseOutput(SlowOutput):
+    def close(self) -> dict[str, int]:
+        raise OSError(28, "No space left on device")  # sealing the final chunk: the disk is full
+
+
+def test_failure_to_seal_the_final_chunk_ends_the_writer_with_the_error() -> None:
+    writer = IncidentWriter("close-full", FailingCloseOutput(delay_s=0), queue_bytes=10**7)
+    for seq in range(5):
+        writer.submit(_packet(seq))
+    writer.finish()
+    result = writer.join(timeout=5)
+    assert writer.done, "the writer thread hangs after close() failed"
+    assert result is not None
+    assert result.error is not None and "No space left" in result.error
+    assert result.packets_written == 5
+
+
+def test_abort_writes_nothing_more_and_closes_the_output() -> None:
+    output = SlowOutput(delay_s=0.05)
+    writer = IncidentWriter("abort", output, queue_bytes=10**7)
+    for seq in range(40):
+        writer.submit(_packet(seq))
+    writer.abort()
+    result = writer.join(timeout=5)
+    assert writer.done and result is not None
+    assert len(output.seqs) < 40  # the queue was discarded, not written
+    assert result.packets_written + result.packets_dropped == 40

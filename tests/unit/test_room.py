@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from recorder import faults
 from recorder.audit.log import AuditLog
 from recorder.audit.verify import read_entries
 from recorder.clock import ManualClock
@@ -73,6 +77,11 @@ class Harness:
 
     def events(self) -> list[str]:
         return [e["event"] for _, e, _ in read_entries(self.config.storage.audit_path) if e]
+
+    def entries(self, event: str) -> list[dict[str, Any]]:
+        return [
+            e["data"] for _, e, _ in read_entries(self.config.storage.audit_path) if e and e["event"] == event
+        ]
 
     def settle(self) -> None:
         deadline = time.monotonic() + 10
@@ -163,17 +172,25 @@ def test_audio_packets_skip_the_ring_when_not_in_pre_roll(tmp_path: Path) -> Non
     assert len(ring) == 1
 
 
-def test_failed_incident_write_shows_storage_as_degraded(tmp_path: Path) -> None:
+def test_failed_incident_write_ends_the_incident_audited_and_degrades_storage_until_it_recovers(
+    tmp_path: Path,
+) -> None:
     h = Harness(tmp_path)
     h.feed(1)
-    h.request("trigger")
+    incident = h.request("trigger")["incident"]
     h.room._open.writer._output._age._out.close()  # type: ignore[union-attr]  # the disk goes away
     deadline = time.monotonic() + 5
-    while "storage" not in h.room.status()["degraded"] and time.monotonic() < deadline:  # type: ignore[operator]
-        h.feed(0.2)
+    while h.room.state is not State.IDLE and time.monotonic() < deadline:
+        h.feed(0.1)  # until a chunk completes and its write fails
+    assert h.room.state is State.IDLE  # nothing is recorded any more: the indicator must not say so
     assert h.room.status()["degraded"] == ["storage"]
-    assert "source_failed" in h.events()
-    assert h.room.state is State.RECORDING  # the daemon keeps going; the buttons see the problem
+    h.settle()
+    closed = h.entries("incident_closed")
+    assert [c["incident"] for c in closed] == [incident]
+    assert closed[0]["why"] == "write_failed" and closed[0]["truncated"] is True and closed[0]["error"]
+    h.feed(1.1)  # the next storage probe finds the disk writable again
+    assert h.room.status()["degraded"] == []
+    assert h.events()[-1] == "source_recovered"
 
 
 def test_audio_disabled_is_the_effective_policy_in_the_audit(tmp_path: Path) -> None:
@@ -192,3 +209,95 @@ def test_audio_disabled_is_the_effective_policy_in_the_audit(tmp_path: Path) -> 
         e for _, e, _ in read_entries(h.config.storage.audit_path) if e and e["event"] == "incident_started"
     )
     assert started["data"]["audio"] == {"enabled": False, "in_pre_roll": True}
+
+
+def _assert_nothing_recorded(h: Harness) -> None:
+    assert h.room.state is State.IDLE and h.room.status()["incident"] is None
+    assert h.router._writer is None  # live packets go to the ring again, not to an orphan writer
+    ring_before = len(h.router._ring)
+    h.feed(0.3)
+    assert len(h.router._ring) > ring_before
+    assert list(h.config.storage.directory.glob("*.age")) == []
+
+
+def test_damaged_audit_key_file_refuses_the_trigger_and_records_nothing(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.feed(1)
+    key_file = h.config.storage.audit_path.with_name("audit.jsonl.key")
+    good = key_file.read_bytes()
+    key_file.write_bytes(b"damaged\n")  # AuditError, not StorageError
+    with pytest.raises(ProtocolError) as error:
+        h.request("trigger", reason="threat")
+    assert error.value.code == "storage_failed"
+    assert "nothing recorded" in error.value.message
+    _assert_nothing_recorded(h)
+    assert h.room.status()["degraded"] == ["audit"]
+    key_file.write_bytes(good)  # repaired: the next probe writes the recovery entry and the late ones
+    h.feed(1.1)
+    assert h.room.status()["degraded"] == []
+    recovered = h.entries("source_recovered")[-1]
+    assert recovered["source"] == "audit" and recovered["late_entries"] == 1
+    failed = h.entries("trigger_failed")
+    assert (
+        failed[0]["step"] == "audit_append" and failed[0]["reason"] == "threat" and failed[0]["happened_at"]
+    )
+
+
+def test_client_name_that_cannot_be_audited_refuses_the_trigger_and_records_nothing(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.feed(1)
+    request = Request(v=1, id="r1", type="trigger")
+    with pytest.raises(ProtocolError) as error:
+        h.room.handle("bad-\udcff-name", request)  # a key file whose name is not valid UTF-8
+    assert error.value.code == "internal_error"
+    _assert_nothing_recorded(h)
+
+
+def test_clear_that_cannot_be_audited_keeps_recording(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.feed(1)
+    h.request("trigger")
+    h.audit.close()  # every later append fails with EBADF
+    with pytest.raises(ProtocolError) as error:
+        h.request("clear")
+    assert error.value.code == "storage_failed"
+    assert h.room.state is State.RECORDING  # the alarm's recording goes on; the clear was refused
+    assert h.room.status()["degraded"] == ["audit"]
+
+
+@pytest.fixture
+def fault_plan(tmp_path: Path) -> Iterator[Callable[[str, str], None]]:
+    """Arm one fault at a named point of the trigger path (the daemon's test-only hook)."""
+    path = tmp_path / "faults.json"
+
+    def arm(point: str, error: str) -> None:
+        path.write_text(json.dumps({"faults": [{"point": point, "error": error}]}))
+        faults._plan = faults.FaultPlan(path)
+
+    yield arm
+    faults._plan = None
+
+
+@pytest.mark.parametrize(
+    ("point", "error", "code", "part"),
+    [
+        ("incident.open", "ENOSPC", "storage_failed", "storage"),
+        ("writer.start", "exception", "internal_error", "storage"),
+        ("incident.fsync", "EIO", "storage_failed", "storage"),  # the header's fsync
+        ("audit.append", "EACCES", "storage_failed", "audit"),
+    ],
+)
+def test_any_failed_start_step_removes_the_file_and_degrades_its_part(
+    tmp_path: Path, fault_plan: Callable[[str, str], None], point: str, error: str, code: str, part: str
+) -> None:
+    h = Harness(tmp_path)
+    h.feed(1)
+    fault_plan(point, error)
+    with pytest.raises(ProtocolError) as refused:
+        h.request("trigger")
+    assert refused.value.code == code
+    _assert_nothing_recorded(h)
+    assert h.room.status()["degraded"] == [part]
+    h.feed(1.1)
+    assert h.room.status()["degraded"] == []
+    assert h.entries("trigger_failed")[0]["error"].endswith(f"(injected at {point})") or error == "exception"

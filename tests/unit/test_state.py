@@ -21,6 +21,8 @@ def test_table_covers_every_state_and_event() -> None:
         (State.POST_ROLL, Event.POST_ROLL_ELAPSED, (State.IDLE, Action.END_INCIDENT)),
         (State.RECORDING, Event.MAX_DURATION_REACHED, (State.IDLE, Action.END_INCIDENT)),
         (State.POST_ROLL, Event.MAX_DURATION_REACHED, (State.IDLE, Action.END_INCIDENT)),
+        (State.RECORDING, Event.WRITE_FAILED, (State.IDLE, Action.END_INCIDENT)),
+        (State.POST_ROLL, Event.WRITE_FAILED, (State.IDLE, Action.END_INCIDENT)),
     ],
 )
 def test_transition(state: State, event: Event, expected: tuple[State, Action]) -> None:
@@ -37,6 +39,8 @@ def test_retrigger_never_opens_a_second_incident() -> None:
         assert transition(state, Event.TRIGGER)[1] is Action.EXTEND_INCIDENT
 
 
-@pytest.mark.parametrize("event", [Event.CLEAR, Event.POST_ROLL_ELAPSED, Event.MAX_DURATION_REACHED])
+@pytest.mark.parametrize(
+    "event", [Event.CLEAR, Event.POST_ROLL_ELAPSED, Event.MAX_DURATION_REACHED, Event.WRITE_FAILED]
+)
 def test_idle_ignores_everything_but_trigger(event: Event) -> None:
     assert transition(State.IDLE, event) == (State.IDLE, Action.NONE)
