@@ -6,7 +6,6 @@ Only the control thread calls into a Room; it owns no thread and no socket.
 from __future__ import annotations
 
 import queue
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from recorder.clock import Clock
 from recorder.config import RoomConfig
 from recorder.control.protocol import ErrorCode, Request
 from recorder.errors import ProtocolError, StorageError
+from recorder.incident.ids import is_incident_id, make_incident_id
 from recorder.incident.writer import IncidentOutput, IncidentWriter
 from recorder.router import PacketRouter
 from recorder.state import Action, Event, State, transition
@@ -251,7 +251,10 @@ class Room:
         self._closing = still_closing
 
     def _annotate(self, client: str, incident: str, text: str) -> None:
-        if incident != self._current_incident and not self._config.storage.incident_path(incident).is_file():
+        known = is_incident_id(self._config.room, incident) and (
+            incident == self._current_incident or self._config.storage.incident_path(incident).is_file()
+        )  # the id is checked first: a path or an over-long name never reaches the file system
+        if not known:
             raise ProtocolError(ErrorCode.UNKNOWN_INCIDENT, f"no incident {incident!r} in this room")
         self._audit.append("annotation", incident=incident, client=client, text=text)
 
@@ -263,5 +266,4 @@ class Room:
 
 
 def _incident_id(room: str, wall_time: float) -> str:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall_time))
-    return f"{room}-{stamp}-{secrets.token_hex(3)}"
+    return make_incident_id(room, wall_time)
