@@ -152,7 +152,7 @@ class Daemon:
             log.error("retention_purge_failed", error=str(error))
 
     def _reload_allowlist(self) -> None:
-        self._auth.replace(load_allowlist(self.config.control.authorized_clients))
+        self.server.replace_allowlist(load_allowlist(self.config.control.authorized_clients))
         self.audit.append("allowlist_reloaded", clients=self._auth.clients())
 
     def _open_output(self, incident: str) -> tuple[IncidentOutput, Path]:
