@@ -172,11 +172,13 @@ class ControlServer:
         (the PUB socket is unbound and bound again), so each one reconnects through ZAP and a revoked
         key stops receiving state at once; requests are refused per message anyway (`not_enrolled`)."""
         revoked = self._auth.replace(names)
-        if revoked:
+        if not revoked:
+            return
+        if self._publisher_bound:  # else a failed re-bind left nobody connected
             self._publisher.unbind(self._publisher.getsockopt_string(zmq.LAST_ENDPOINT))
             self._publisher_bound = False
-            log.info("state_subscribers_disconnected", revoked=revoked)
-            self._bind_publisher(wait_s=_REBIND_WAIT_S)
+        log.info("state_subscribers_disconnected", revoked=revoked)
+        self._bind_publisher(wait_s=_REBIND_WAIT_S)
 
     def publish(self) -> None:
         """Send the room state (on every change, and as the heartbeat)."""
@@ -188,7 +190,7 @@ class ControlServer:
 
     def _bind_publisher(self, wait_s: float) -> None:
         """Bind the PUB socket again, retrying for `wait_s` while the old listener is still closing;
-        if the port stays taken, `publish()` tries again at every heartbeat."""
+        if the port stays taken (logged once), `publish()` tries again at every heartbeat."""
         deadline = time.monotonic() + wait_s
         while True:
             try:
@@ -197,8 +199,11 @@ class ControlServer:
                 if error.errno == errno.EADDRINUSE and time.monotonic() < deadline:
                     time.sleep(0.002)
                     continue
-                log.error("state_endpoint_bind_failed", endpoint=self._state_endpoint, error=str(error))
+                if wait_s:  # the first attempt; later ones retry quietly
+                    log.error("state_endpoint_bind_failed", endpoint=self._state_endpoint, error=str(error))
                 return
+            if not wait_s:
+                log.info("state_endpoint_bound", endpoint=self._state_endpoint)
             self._publisher_bound = True
             return
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
+from structlog.testing import capture_logs
 
 from panic_button.client import ClientKeys, curve_socket
 from recorder.clock import ManualClock
@@ -30,12 +33,36 @@ class _Room:
         return {"room": "test", "state": "idle"}
 
 
+class _PortTakenWhile:
+    """The PUB socket, except that `bind` fails as if the port were taken while `taken` is set."""
+
+    def __init__(self, sock: zmq.Socket[Any]) -> None:
+        self._sock = sock
+        self.taken = False
+
+    def bind(self, endpoint: str) -> None:
+        if self.taken:
+            raise zmq.ZMQError(errno.EADDRINUSE)
+        self._sock.bind(endpoint)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+@dataclass
+class Served:
+    server: ControlServer
+    client: zmq.Socket[Any]  # a DEALER with an enrolled key
+    subscriber: zmq.Socket[Any]  # a SUB with the same key
+    key: bytes  # that key (Z85)
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[ControlServer, zmq.Socket[Any]]]:
+def served(tmp_path: Path) -> Iterator[Served]:
     context: zmq.Context[Any] = zmq.Context()
     server_public, server_secret = zmq.curve_keypair()
     client_public, client_secret = zmq.curve_keypair()
-    auth = AllowlistAuthenticator(context, {client_public: "button"})
+    auth = AllowlistAuthenticator(context, {client_public: "button", b"x" * 40: "revoked"})
     auth.start()
     config = ControlConfig(
         endpoint=f"tcp://127.0.0.1:{free_tcp_port()}",
@@ -44,10 +71,15 @@ def served(tmp_path: Path) -> Iterator[tuple[ControlServer, zmq.Socket[Any]]]:
         authorized_clients=tmp_path,
     )
     router, publisher = open_sockets(context, config, (server_public, server_secret))
-    server = ControlServer(router, publisher, auth, _Room(), ManualClock(), config)
-    client = curve_socket(context, zmq.DEALER, ClientKeys(client_public, client_secret, server_public))
+    server = ControlServer(router, _PortTakenWhile(publisher), auth, _Room(), ManualClock(), config)  # type: ignore[arg-type]
+    keys = ClientKeys(client_public, client_secret, server_public)
+    client = curve_socket(context, zmq.DEALER, keys)
     client.connect(config.endpoint)
-    yield server, client
+    subscriber = curve_socket(context, zmq.SUB, keys)
+    subscriber.subscribe(b"state")
+    subscriber.connect(config.state_endpoint)
+    yield Served(server, client, subscriber, client_public)
+    subscriber.close(linger=0)
     client.close(linger=0)
     server.close()
     router.close(linger=0)
@@ -67,9 +99,9 @@ def _exchange(server: ControlServer, client: zmq.Socket[Any], body: bytes) -> di
 
 
 def test_a_bug_in_request_parsing_is_answered_and_the_server_goes_on(
-    served: tuple[ControlServer, zmq.Socket[Any]], monkeypatch: pytest.MonkeyPatch
+    served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server, client = served
+    server, client = served.server, served.client
 
     def broken(raw: bytes) -> Request:
         raise RuntimeError("a bug")
@@ -79,3 +111,27 @@ def test_a_bug_in_request_parsing_is_answered_and_the_server_goes_on(
     assert reply["error"]["code"] == "internal_error"
     monkeypatch.undo()
     assert _exchange(server, client, b'{"v": 1, "id": "b", "type": "status"}')["ok"]
+
+
+def test_a_state_port_taken_during_a_rebind_is_bound_again_at_a_later_heartbeat(
+    served: Served,
+) -> None:
+    server, subscriber = served.server, served.subscriber
+    publisher = server._publisher  # the _PortTakenWhile stand-in
+    publisher.taken = True
+    with capture_logs() as logs:
+        server.replace_allowlist({served.key: "button"})  # "revoked" is removed
+        server.publish()  # still taken: retried quietly
+        publisher.taken = False
+        server.publish()  # bound again
+    assert [e["event"] for e in logs] == [
+        "state_subscribers_disconnected",
+        "state_endpoint_bind_failed",
+        "state_endpoint_bound",
+    ]
+    for _ in range(40):  # the subscriber reconnects and hears a heartbeat
+        server.publish()
+        if subscriber.poll(50):
+            assert subscriber.recv_multipart()[0] == b"state"
+            return
+    raise AssertionError("the subscriber heard nothing after the re-bind")
