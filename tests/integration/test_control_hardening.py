@@ -45,20 +45,12 @@ def _audit(daemon: RunningDaemon) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def flooded_room(tmp_path: Path) -> Iterator[tuple[RunningDaemon, ClientKeys]]:
+def second_client(tmp_path: Path) -> Iterator[tuple[RunningDaemon, ClientKeys]]:
+    """A daemon, and the keys of a second enrolled client (besides the demo button)."""
     room = set_up_room(tmp_path, pre_roll_s=1.0, post_roll_s=1.0)
-    flooder = _keys(room, "flooder", enrol=True)
+    keys = _keys(room, "second", enrol=True)
     daemon = start_daemon(room)
-    yield daemon, flooder
-    daemon.stop()
-
-
-@pytest.fixture
-def desk_room(tmp_path: Path) -> Iterator[tuple[RunningDaemon, ClientKeys]]:
-    room = set_up_room(tmp_path, pre_roll_s=1.0, post_roll_s=1.0)
-    desk = _keys(room, "desk", enrol=True)
-    daemon = start_daemon(room)
-    yield daemon, desk
+    yield daemon, keys
     daemon.stop()
 
 
@@ -132,9 +124,9 @@ def test_oversized_message_is_counted_as_a_disconnect_with_the_peer(daemon: Runn
 
 
 def test_flood_from_one_client_does_not_delay_another_clients_trigger(
-    flooded_room: tuple[RunningDaemon, ClientKeys],
+    second_client: tuple[RunningDaemon, ClientKeys],
 ) -> None:
-    daemon, flooder_keys = flooded_room
+    daemon, flooder_keys = second_client
     victim = daemon.client(timeout_s=2.0, retries=1)
     victim.trigger("warm up")
     unloaded = _trigger_latencies(victim, count=15)
@@ -212,9 +204,9 @@ def _wait_for(read: Callable[[], T], good: Callable[[T], bool], timeout_s: float
 
 
 def test_revoked_client_stops_receiving_state_on_its_live_subscription(
-    desk_room: tuple[RunningDaemon, ClientKeys],
+    second_client: tuple[RunningDaemon, ClientKeys],
 ) -> None:
-    daemon, desk_keys = desk_room
+    daemon, desk_keys = second_client
     context = zmq.Context.instance()
     revoked = open_subscriber(context, _state_endpoint(daemon), daemon.room.client_keys)
     desk = open_subscriber(context, _state_endpoint(daemon), desk_keys)
