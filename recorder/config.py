@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from recorder.control.protocol import MIN_MESSAGE_BYTES
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import Recipient
 
@@ -162,7 +163,12 @@ class ControlConfig(Strict):
         description="Directory of enrolled clients' CURVE public keys; the file name is the client's name."
     )
     heartbeat_s: float = Field(1.0, gt=0, le=60, description="Seconds between state heartbeats.")
-    max_message_bytes: int = Field(4096, ge=256, le=65536, description="Larger requests are dropped.")
+    max_message_bytes: int = Field(
+        MIN_MESSAGE_BYTES,
+        ge=MIN_MESSAGE_BYTES,
+        le=65536,
+        description="Requests whose JSON is larger are dropped (every valid request fits the minimum).",
+    )
     rate_limit_per_s: float = Field(
         20.0, gt=0, le=10000, description="Requests per second allowed per client."
     )

@@ -188,7 +188,7 @@ class Daemon:
     def _reload_allowlist(self) -> None:
         """The new allowlist applies even when its audit entry cannot be written (a revoked key must
         be refused): the entry is then logged and written once the audit recovers."""
-        self._auth.replace(load_allowlist(self.config.control.authorized_clients))
+        self.server.replace_allowlist(load_allowlist(self.config.control.authorized_clients))
         self.room.audit.write_or_log("allowlist_reloaded", clients=self._auth.clients())
 
     def _open_output(self, incident: str) -> tuple[IncidentOutput, Path]:

@@ -1,4 +1,5 @@
-"""Process hygiene at start-up: no core dumps, not ptrace-able by peers, private files, locked memory."""
+"""Process hygiene at start-up: no core dumps, not ptrace-able by peers, private files, locked memory,
+and every descriptor the hard limit allows."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def harden_process(lock_all_memory: bool = True) -> dict[str, bool]:
     later allocations fail.
     """
     os.umask(0o077)
+    raise_open_files_limit()
     freed_memory_wiped = wipe_freed_memory()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     dumpable_off = _libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
@@ -74,3 +76,21 @@ def wipe_freed_memory() -> bool:
     except AttributeError:
         return False
     return bool(mallopt(_M_PERTURB, _FREED_FILL))
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; returns the soft limit now in force.
+
+    Every connection to the control or state port costs a descriptor, even one that never sends a
+    byte; at the common soft limit of 1,024 a thousand silent connections would leave none for the
+    incident file. The unit sets `LimitNOFILE=` (soft and hard); elsewhere the hard limit applies.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError) as error:  # e.g. an unlimited hard limit above the kernel's nr_open
+            log.warning("open_files_limit_not_raised", soft=soft, hard=hard, error=str(error))
+    log.info("open_files_limit", soft=soft, hard=hard)
+    return soft

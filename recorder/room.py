@@ -10,7 +10,6 @@ the one place that decides what a failed step means; the effects only say which 
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from recorder.control.protocol import ErrorCode, Request
 from recorder.errors import AuditError, ProtocolError, StorageError
 from recorder.health import AUDIT, STORAGE, Health
 from recorder.incident.age_writer import sealed_layout
+from recorder.incident.ids import is_incident_id, make_incident_id
 from recorder.incident.output import probe_storage
 from recorder.incident.writer import IncidentOutput, IncidentWriter
 from recorder.room_audit import AuditFailed, RoomAudit
@@ -224,7 +224,7 @@ class Room:
     def _start_incident(self, client: str, reason: str | None) -> None:
         """Open the file, start the writer, hand the ring over, audit; any failure undoes the steps
         taken (the file is removed: an unaudited incident must not exist) and raises StepFailed."""
-        start = _Start(_incident_id(self._config.room, self._clock.wall_time()))
+        start = _Start(make_incident_id(self._config.room, self._clock.wall_time()))
         try:
             start.output, start.path = self._open_output(start.incident)
             start.step = "writer_start"
@@ -328,7 +328,10 @@ class Room:
         self._closing = still_closing
 
     def _annotate(self, client: str, incident: str, text: str) -> None:
-        if incident != self._current_incident and not self._config.storage.incident_path(incident).is_file():
+        known = is_incident_id(self._config.room, incident) and (
+            incident == self._current_incident or self._config.storage.incident_path(incident).is_file()
+        )  # the id is checked first: a path or an over-long name never reaches the file system
+        if not known:
             raise ProtocolError(ErrorCode.UNKNOWN_INCIDENT, f"no incident {incident!r} in this room")
         self._write_audit("annotation", incident=incident, client=client, text=text)
 
@@ -347,8 +350,3 @@ def _layout(path: Path) -> dict[str, int]:
     except (OSError, ValueError):
         return {"chunks": 0, "tail_bytes": 0}
     return {"chunks": chunks, "tail_bytes": tail}
-
-
-def _incident_id(room: str, wall_time: float) -> str:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(wall_time))
-    return f"{room}-{stamp}-{secrets.token_hex(3)}"

@@ -38,7 +38,7 @@ class AuditLog:
         self._state_path = path.with_name(path.name + ".key")
         if not self._state_path.exists():
             raise AuditError(f"audit state missing: {self._state_path} (create the log first)")
-        self._log_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self._log_fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._state_fd = os.open(self._state_path, os.O_RDWR | os.O_CLOEXEC)
         with self._locked():
             self._load_state()  # fail at start, not at the first alarm, if the state is unreadable
@@ -128,20 +128,18 @@ class AuditLog:
             seq, key = int(seq_text), bytes.fromhex(key_hex)
         except (ValueError, UnicodeDecodeError):
             raise AuditError(f"audit state unreadable: {self._state_path}") from None
-        last = _last_entry(self.path)
+        last = _last_entry(self._log_fd)
         if last is not None and last.get("seq") == seq:
             # A crash came between the entry's fsync and the key update: finish that update.
             return seq + 1, chain.evolve(key), str(last["hash"])
         return seq, key, prev
 
 
-def _last_entry(path: Path) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, path.stat().st_size - 65536))
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        return None
+def _last_entry(fd: int) -> dict[str, Any] | None:
+    """Read through the descriptor the writer holds: an append needs no free descriptor."""
+    size = os.fstat(fd).st_size
+    start = max(0, size - 65536)
+    lines = os.pread(fd, size - start, start).splitlines()
     for raw in reversed(lines):
         try:
             entry = json.loads(raw)

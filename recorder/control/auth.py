@@ -1,13 +1,16 @@
-"""ZAP authentication against the in-memory allowlist, logging every refused handshake."""
+"""ZAP authentication against the in-memory allowlist; refused handshakes are counted and logged."""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import structlog
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
+
+from recorder.control.ratelimit import LogThrottle
 
 log = structlog.get_logger()
 
@@ -20,7 +23,7 @@ class AllowlistAuthenticator(ThreadAuthenticator):
     each message's key (see ControlServer).
 
     Lock discipline: `_lock` guards `_names` and `refused`, read by the ZAP thread and replaced by
-    the control thread.
+    the control thread. `_peer` and `_throttle` are touched only by the ZAP thread.
     """
 
     def __init__(self, context: zmq.Context[Any], names: dict[bytes, str]) -> None:
@@ -28,15 +31,19 @@ class AllowlistAuthenticator(ThreadAuthenticator):
         self._lock = threading.Lock()
         self._names = dict(names)
         self._peer = ""
+        self._throttle = LogThrottle(limit=20, window_s=10.0)
         self.refused = 0
 
     def start(self) -> None:
         super().start()
         self.configure_curve_callback(ZAP_DOMAIN, credentials_provider=self)
 
-    def replace(self, names: dict[bytes, str]) -> None:
+    def replace(self, names: dict[bytes, str]) -> list[str]:
+        """Install a new allowlist; returns the names of the keys it no longer holds, sorted."""
         with self._lock:
+            revoked = sorted({name for key, name in self._names.items() if key not in names})
             self._names = dict(names)
+        return revoked
 
     def clients(self) -> list[str]:
         """The enrolled clients' names, sorted (for the audit)."""
@@ -53,7 +60,17 @@ class AllowlistAuthenticator(ThreadAuthenticator):
         if name is None:
             with self._lock:
                 self.refused += 1
-            log.warning("client_refused", reason="unknown_key", peer=self._peer, key=key.decode())
+                total = self.refused
+            suppressed = self._throttle.allow(time.monotonic_ns())
+            if suppressed is not None:
+                log.warning(
+                    "client_refused",
+                    reason="unknown_key",
+                    peer=self._peer,
+                    key=key.decode(),
+                    total=total,
+                    suppressed=suppressed,
+                )
             return False
         return True
 

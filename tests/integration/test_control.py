@@ -12,21 +12,34 @@ import pytest
 import zmq
 
 from panic_button.client import Refused, curve_socket
+from recorder.control.protocol import MIN_MESSAGE_BYTES
 from tests.support import RunningDaemon, wait_for_state
 
+DEEP = b"[" * 1500 + b"]" * 1500  # 3 KB, nested deeper than Python's recursion limit
 
-def _raw_exchange(daemon: RunningDaemon, payload: bytes, timeout_ms: int = 2000) -> dict[str, Any] | None:
+
+def _raw_exchange(
+    daemon: RunningDaemon, payload: bytes | list[bytes], timeout_ms: int = 2000, kind: int = zmq.DEALER
+) -> dict[str, Any] | None:
+    """Send one request (a list: one frame each) and return the reply, which must be one frame."""
     context = zmq.Context.instance()
-    sock = curve_socket(context, zmq.DEALER, daemon.room.client_keys)
+    sock = curve_socket(context, kind, daemon.room.client_keys)
     sock.connect(daemon.room.endpoint)
     try:
-        sock.send(payload)
+        sock.send_multipart(payload if isinstance(payload, list) else [payload])
         if not sock.poll(timeout_ms):
             return None
-        reply: dict[str, Any] = json.loads(sock.recv())
+        frames = sock.recv_multipart()
+        assert len(frames) == 1, frames  # nothing of the request is echoed back
+        reply: dict[str, Any] = json.loads(frames[0])
         return reply
     finally:
         sock.close(linger=0)
+
+
+def _audit_events(daemon: RunningDaemon) -> list[str]:
+    lines = (daemon.state_dir / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line)["event"] for line in lines]
 
 
 @pytest.mark.parametrize(
@@ -46,6 +59,63 @@ def test_bad_request_gets_a_stable_error_code(daemon: RunningDaemon, payload: by
     assert reply is not None
     assert reply["ok"] is False and reply["error"]["code"] == code
     assert daemon.client().status()["state"] == "idle"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [DEEP, b'{"v": 1, "id": "deep", "type": "trigger", "reason": ' + DEEP + b"}"],
+    ids=["top-level", "in-reason"],
+)
+def test_deeply_nested_request_is_bad_json_and_the_recording_goes_on(
+    daemon: RunningDaemon, payload: bytes
+) -> None:
+    client = daemon.client()
+    incident = client.trigger("before")["incident"]
+    reply = _raw_exchange(daemon, payload)
+    assert reply is not None and reply["error"]["code"] == "bad_json"
+    assert daemon.process.poll() is None
+    status = client.status()
+    assert (status["state"], status["incident"]) == ("recording", incident)
+
+
+def test_request_of_exactly_max_message_bytes_is_answered_and_one_byte_more_is_dropped(
+    daemon: RunningDaemon,
+) -> None:
+    status = b'{"v": 1, "id": "edge", "type": "status"}'
+    at_limit = status.ljust(MIN_MESSAGE_BYTES)  # the demo room's limit is the default, the minimum
+    reply = _raw_exchange(daemon, at_limit)
+    assert reply is not None and reply["ok"] and reply["id"] == "edge"
+    assert _raw_exchange(daemon, at_limit + b" ", timeout_ms=500) is None
+    assert daemon.client().status()["state"] == "idle"
+
+
+def test_request_split_over_several_frames_is_refused(daemon: RunningDaemon) -> None:
+    frames = [b'{"v": 1, "id": "split", ', b'"type": "trigger", ', b'"reason": "x"}']
+    reply = _raw_exchange(daemon, frames)
+    assert reply is not None and reply["error"]["code"] == "too_many_frames"
+    assert reply["state"] == "idle"
+    assert daemon.client().status()["counters"]["malformed"] == 1
+
+
+def test_req_client_is_answered_after_its_empty_delimiter(daemon: RunningDaemon) -> None:
+    reply = _raw_exchange(daemon, b'{"v": 1, "id": "req", "type": "status"}', kind=zmq.REQ)
+    assert reply is not None and reply["ok"] and reply["id"] == "req"
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative", "long"])
+def test_annotate_names_only_this_rooms_incidents(daemon: RunningDaemon, where: str) -> None:
+    outside = daemon.room.root / "elsewhere" / "secret.age"  # an age file outside the room's storage
+    outside.parent.mkdir()
+    outside.write_bytes(b"age-encryption.org/v1\n")
+    incident = {
+        "absolute": str(outside.with_suffix("")),
+        "relative": "../elsewhere/secret",
+        "long": "é" * 128,  # valid for the protocol, too long for a file name
+    }[where]
+    with pytest.raises(Refused) as refused:
+        daemon.client().annotate(incident, "forged")
+    assert refused.value.code == "unknown_incident"
+    assert "annotation" not in _audit_events(daemon)
 
 
 def test_oversized_message_is_dropped_and_daemon_goes_on(daemon: RunningDaemon) -> None:

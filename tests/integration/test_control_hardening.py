@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import statistics
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 import zmq
 
 from panic_button.client import ClientKeys, NoContact, RoomClient, curve_socket
-from panic_button.subscriber import open_subscriber
+from panic_button.subscriber import StateSubscriber, open_subscriber
 from recorder.demo import DemoRoom, set_up_room
 from recorder.keygen import create_curve_keypair
 from tests.support import RunningDaemon, start_daemon
@@ -44,11 +45,12 @@ def _audit(daemon: RunningDaemon) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def flooded_room(tmp_path: Path) -> Iterator[tuple[RunningDaemon, ClientKeys]]:
+def second_client(tmp_path: Path) -> Iterator[tuple[RunningDaemon, ClientKeys]]:
+    """A daemon, and the keys of a second enrolled client (besides the demo button)."""
     room = set_up_room(tmp_path, pre_roll_s=1.0, post_roll_s=1.0)
-    flooder = _keys(room, "flooder", enrol=True)
+    keys = _keys(room, "second", enrol=True)
     daemon = start_daemon(room)
-    yield daemon, flooder
+    yield daemon, keys
     daemon.stop()
 
 
@@ -122,9 +124,9 @@ def test_oversized_message_is_counted_as_a_disconnect_with_the_peer(daemon: Runn
 
 
 def test_flood_from_one_client_does_not_delay_another_clients_trigger(
-    flooded_room: tuple[RunningDaemon, ClientKeys],
+    second_client: tuple[RunningDaemon, ClientKeys],
 ) -> None:
-    daemon, flooder_keys = flooded_room
+    daemon, flooder_keys = second_client
     victim = daemon.client(timeout_s=2.0, retries=1)
     victim.trigger("warm up")
     unloaded = _trigger_latencies(victim, count=15)
@@ -199,3 +201,62 @@ def _wait_for(read: Callable[[], T], good: Callable[[T], bool], timeout_s: float
         time.sleep(0.05)
         value = read()
     return value
+
+
+def test_revoked_client_stops_receiving_state_on_its_live_subscription(
+    second_client: tuple[RunningDaemon, ClientKeys],
+) -> None:
+    daemon, desk_keys = second_client
+    context = zmq.Context.instance()
+    revoked = open_subscriber(context, _state_endpoint(daemon), daemon.room.client_keys)
+    desk = open_subscriber(context, _state_endpoint(daemon), desk_keys)
+    try:
+        assert _wait_for(lambda: revoked.poll(100), bool)  # both subscriptions are live
+        assert _wait_for(lambda: desk.poll(100), bool)
+        (daemon.room.root / "authorized_clients" / "demo-button.key").unlink()
+        daemon.process.send_signal(signal.SIGHUP)
+        assert _wait_for(lambda: _audit_logged(daemon, "allowlist_reloaded"), bool)
+        revoked.poll(300)  # drop what was already on its way
+        heard_by_revoked, heard_by_desk = _listen(revoked, desk, seconds=2.2)
+        assert heard_by_revoked == [] and heard_by_desk  # > two heartbeats: the desk heard some
+        refused = _log_events(daemon, "client_refused")
+        assert refused and refused[-1]["key"] == daemon.room.client_keys.public.decode()
+    finally:
+        revoked.close()
+        desk.close()
+
+
+def test_unknown_key_handshakes_are_counted_exactly_but_logged_sparingly(daemon: RunningDaemon) -> None:
+    stranger = _keys(daemon.room, "stranger", enrol=False)
+    sockets = []
+    for _ in range(300):
+        sock = curve_socket(zmq.Context.instance(), zmq.DEALER, stranger)
+        sock.reconnect_ivl = -1  # exactly one handshake each
+        sock.connect(daemon.room.endpoint)
+        sockets.append(sock)
+    try:
+        counters = _wait_for(
+            lambda: daemon.client().status()["counters"], lambda c: c["unknown_key"] >= 300, timeout_s=10
+        )
+    finally:
+        for sock in sockets:
+            sock.close(linger=0)
+    assert counters["unknown_key"] == 300
+    refused = _log_events(daemon, "client_refused")
+    assert 1 <= len(refused) <= 25, len(refused)  # 20 lines per 10 s, and these took far less
+    assert [e["total"] for e in refused[:3]] == [1, 2, 3]
+
+
+def _audit_logged(daemon: RunningDaemon, audit_event: str) -> bool:
+    return any(e.get("audit_event") == audit_event for e in _log_events(daemon, "audit_appended"))
+
+
+def _listen(*subscribers: StateSubscriber, seconds: float) -> list[list[dict[str, Any]]]:
+    """What each subscriber hears in `seconds`. Each is polled all along: a SUB socket only sends its
+    subscription again after a reconnect when its owner polls it, as every real client does."""
+    heard: list[list[dict[str, Any]]] = [[] for _ in subscribers]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for messages, subscriber in zip(heard, subscribers, strict=True):
+            messages += subscriber.poll(20)
+    return heard
