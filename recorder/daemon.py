@@ -14,7 +14,7 @@ import structlog
 import zmq
 
 from recorder import __version__
-from recorder.audit.log import AuditLog
+from recorder.audit.log import AuditLog, state_path
 from recorder.clock import Clock, SystemClock
 from recorder.config import RoomConfig, check_runtime
 from recorder.control.allowlist import load_allowlist
@@ -63,11 +63,9 @@ class Daemon:
         )
         self.router = PacketRouter(ring, self.clock, config.audio.in_pre_roll)
         self.room = Room(config, self.clock, self.router, self.audit, self._open_output)
-        self.room.privacy = {
-            **self.hardening,
-            "key_memory_locked": self.vault.locked,
-            "audit_verify_key_on_device": _warn_if_verify_key_on_device(config),
-        }
+        self.room.privacy = {**self.hardening, "key_memory_locked": self.vault.locked}
+        _warn_if_verify_key_on_device(config)
+        self.room.privacy_probes = {"audit_verify_key_on_device": config.storage.verify_key_path.exists}
         self._context: zmq.Context[Any] = zmq.Context()
         self._auth = AllowlistAuthenticator(self._context, load_allowlist(config.control.authorized_clients))
         self._auth.start()  # before bind: without a ZAP handler CURVE would accept anyone
@@ -167,25 +165,33 @@ class Daemon:
 
 
 def _open_audit(config: RoomConfig) -> AuditLog:
+    """Open (or create) the log, reconciling it with the device state: a torn tail is sealed and
+    missing entries are recorded as a gap (`recorder.audit.reconcile`), never silently accepted."""
     path = config.storage.audit_path
-    if not path.exists():
+    if not path.exists() and not state_path(path).exists():
         AuditLog.create(path, config.storage.verify_key_path)
         log.info("audit_log_created", path=str(path), verify_key=str(config.storage.verify_key_path))
+    elif not path.exists():
+        log.error(
+            "audit_log_missing",
+            path=str(path),
+            state=str(state_path(path)),
+            action="the log was deleted or moved but its state kept: a new log file continues the "
+            "device's chain and records the missing entries (log_gap)",
+        )
     return AuditLog(path)
 
 
-def _warn_if_verify_key_on_device(config: RoomConfig) -> bool:
+def _warn_if_verify_key_on_device(config: RoomConfig) -> None:
     """The audit log's initial key derives every later MAC key: while it stays on the device, a thief
-    could re-MAC an edited log. Warned at every start and reported in `status` until it is moved."""
+    could re-MAC an edited log. Warned at every start; `status` checks it each time it is built."""
     verify_key = config.storage.verify_key_path
-    if not verify_key.exists():
-        return False
-    log.warning(
-        "audit_verify_key_on_device",
-        path=str(verify_key),
-        action="move it off this device and give it to the auditor: whoever holds it can forge the log",
-    )
-    return True
+    if verify_key.exists():
+        log.warning(
+            "audit_verify_key_on_device",
+            path=str(verify_key),
+            action="move it off this device and give it to the auditor: whoever holds it can forge the log",
+        )
 
 
 def run(config: RoomConfig) -> int:

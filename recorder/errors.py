@@ -34,3 +34,7 @@ class ProtocolError(RecorderError):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class RetentionError(RecorderError):
+    """A hold, release or deletion was refused: unknown incident, not on hold, already on hold."""

@@ -61,6 +61,7 @@ class Room:
         self._closing: list[tuple[IncidentWriter, Path, str]] = []
         self.degraded: dict[str, str] = {}
         self.privacy: dict[str, bool] = {}  # what process hardening took effect (set by the daemon)
+        self.privacy_probes: dict[str, Callable[[], bool]] = {}  # checked whenever status is built
         self._source_events: queue.SimpleQueue[tuple[str, bool, str]] = queue.SimpleQueue()
         self._log = log.bind(room=config.room)
 
@@ -80,7 +81,7 @@ class Room:
             "incident": self._current_incident,
             "since": round(self.since, 3),
             "degraded": sorted(self.degraded),
-            "privacy": self.privacy,
+            "privacy": {**self.privacy, **{name: probe() for name, probe in self.privacy_probes.items()}},
         }
 
     def handle(self, client: str, request: Request) -> dict[str, Any]:

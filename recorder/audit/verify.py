@@ -29,6 +29,7 @@ class VerifyReport:
     last_hash: str = chain.GENESIS_HASH
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # visible facts that are not failures
+    stopped_at_line: int | None = None  # the line verification could not get past
 
     @property
     def ok(self) -> bool:
@@ -71,9 +72,9 @@ class _Run:
 class _Checker:
     """Walks the lines in order; stops at the first failure it cannot step over."""
 
-    def __init__(self, initial_key: bytes, witnesses: list[Witness], report: VerifyReport) -> None:
+    def __init__(self, initial_key: bytes | None, witnesses: list[Witness], report: VerifyReport) -> None:
         self.report = report
-        self.key = initial_key  # K[expected]
+        self.key = initial_key  # K[expected]; None: MACs are not checked
         self.expected = 0
         self.version = 1
         self.witnesses = {seq: digest for seq, digest in witnesses}
@@ -112,7 +113,7 @@ class _Checker:
                 line,
                 f"{where}: expected seq {self.expected} after hash {self.report.last_hash[:12]}… ({why})",
             )
-        if not entry.mac_ok(self.key):
+        if self.key is not None and not entry.mac_ok(self.key):
             return self._fail(
                 line,
                 f"{where}: MAC does not verify (entry forged, re-MACed with a later key, or the wrong key)",
@@ -126,8 +127,9 @@ class _Checker:
         if not self.expected <= entry.seq <= self.expected + MAX_GAP:
             return False
         missing = entry.seq - self.expected
-        for _ in range(missing):
-            self.key = chain.evolve(self.key)
+        if self.key is not None:
+            for _ in range(missing):
+                self.key = chain.evolve(self.key)
         lost = f"{missing} entries (seq {self.expected}..{entry.seq - 1})" if missing else "the last entry"
         found = entry.data.get("found_last_seq")
         self.report.problems.append(
@@ -145,11 +147,12 @@ class _Checker:
         report.entries += 1
         report.last_seq, report.last_hash = entry.seq, entry.hash
         self.version = entry.version
-        self.key = chain.evolve(self.key)
+        self.key = chain.evolve(self.key) if self.key is not None else None
         self.expected += 1
 
     def _fail(self, line: Line, problem: str) -> bool:
         self.stopped = True
+        self.report.stopped_at_line = line.number
         if not problem.startswith("line "):
             problem = f"line {line.number}{_seq_hint(line)}: {problem}"
         self.report.problems.append(problem)
@@ -158,14 +161,15 @@ class _Checker:
 
 def verify(
     path: Path,
-    initial_key: bytes,
+    initial_key: bytes | None,
     witness: Witness | list[Witness] | None = None,
     *,
     state: WriterState | None = None,
 ) -> VerifyReport:
     """Check every line's bytes, sequence, chain link, hash and MAC. Each `witness` = (seq, hash) of an
     entry known to exist (e.g. from the journal); `state` = a copy of the device's `audit.jsonl.key`.
-    A log cut before either is reported as truncated. Raises AuditError if the log cannot be read."""
+    A log cut before either is reported as truncated. Without `initial_key` every check but the MACs
+    (and the state's key) is made. Raises AuditError if the log cannot be read."""
     witnesses = [witness] if isinstance(witness, tuple) else list(witness or [])
     if state is not None and state.seq > 0:
         witnesses.append((state.seq - 1, state.prev))
@@ -181,6 +185,8 @@ def verify(
         )
     if checker.stopped:
         return report
+    if initial_key is None:
+        report.notes.append("MACs not checked (no verification key given): forged entries go unnoticed")
     if state is not None:
         checker.witnesses.pop(state.seq - 1, None)
         report.problems.extend(_against_state(report, initial_key, state))
@@ -189,9 +195,9 @@ def verify(
     return report
 
 
-def _against_state(report: VerifyReport, initial_key: bytes, state: WriterState) -> Iterator[str]:
+def _against_state(report: VerifyReport, initial_key: bytes | None, state: WriterState) -> Iterator[str]:
     """The device state holds K[seq] and names its last entry (seq - 1, checked as a witness)."""
-    if chain.key_at(initial_key, state.seq) != state.key:
+    if initial_key is not None and chain.key_at(initial_key, state.seq) != state.key:
         yield "the state's key is not this log's K[seq] (another log's state, or forged)"
     if state.seq > report.last_seq + 1:
         yield (
