@@ -57,8 +57,9 @@ def classify(incident: str, decrypted: DecryptResult, log_path: Path) -> Verdict
 
 
 def _cut_by_crash(closed: dict[str, Any] | None, decrypted: DecryptResult, found: str) -> Verdict:
-    """No regular close: the writer stopped early. Any count recorded at recovery is a floor."""
-    written = _written(closed) if closed else None
+    """No regular close: the writer stopped early (crash or write error). The count start-up recovery
+    recorded is a floor; after a write error the counts are what the writer attempted."""
+    written = _written(closed) if closed and not closed.get("error") else None
     if written is not None and decrypted.chunks < written[0]:
         return Verdict(DAMAGED, f"recovery recorded {written[0]} chunks; the file now gives {found}")
     if not decrypted.truncated:
