@@ -17,6 +17,7 @@ DEBIAN_PACKAGES=(
   python3-tk tk            # Tk for the desk/indicator front ends
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly  # a real RTSP camera on 127.0.0.1 for the RTSP test
+  chromium                 # headless: renders the auditor's HTML report in its test
 )
 
 missing=()

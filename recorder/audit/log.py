@@ -25,6 +25,10 @@ Echo = Callable[[dict[str, Any]], None]
 """Called with every entry after it is durable (e.g. to witness it in the system journal)."""
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def state_path(path: Path) -> Path:
     return path.with_name(path.name + ".key")
 
@@ -40,8 +44,9 @@ class AuditLog:
     only one thread (the daemon's control thread) appends to one AuditLog.
     """
 
-    def __init__(self, path: Path, echo: Echo | None = None) -> None:
+    def __init__(self, path: Path, echo: Echo | None = None, now: Callable[[], datetime] = _utc_now) -> None:
         self.path = path
+        self._now = now
         self._state_path = state_path(path)
         self._echo = echo
         self.repairs: list[dict[str, Any]] = []
@@ -110,7 +115,7 @@ class AuditLog:
         body: dict[str, Any] = {
             "v": chain.FORMAT_VERSION,
             "seq": state.seq,
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": self._now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "event": event,
             "data": canonical.normalize(data),
             "prev": state.prev,
