@@ -56,6 +56,18 @@ def parse(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise NotCanonical(f"invalid UTF-8 at byte {error.start}") from None
+    try:  # fast path: bytes that re-encode to themselves hold no duplicate key, NaN or escape
+        value = json.loads(text)
+        if isinstance(value, dict) and encode(value) == raw and _shallow(raw, value):
+            return value
+    except (ValueError, RecursionError, UnicodeEncodeError):
+        pass
+    _explain(raw, text)
+    raise NotCanonical("not in canonical form")  # not reached: _explain raises
+
+
+def _explain(raw: bytes, text: str) -> None:
+    """Raise NotCanonical with the first rule `raw` breaks."""
     try:
         value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except RecursionError:
@@ -64,15 +76,18 @@ def parse(raw: bytes) -> dict[str, Any]:
         raise NotCanonical(str(error)) from None
     if not isinstance(value, dict):
         raise NotCanonical("not a JSON object")
-    if _depth(value) > MAX_DEPTH:
+    if not _shallow(raw, value):
         raise NotCanonical(f"nested deeper than {MAX_DEPTH} levels")
     try:
         again = encode(value)
     except (ValueError, UnicodeEncodeError):
         raise NotCanonical("holds a lone surrogate escape") from None
-    if again != raw:
-        raise NotCanonical(f"not in canonical form from byte {_first_difference(raw, again)} on")
-    return value
+    raise NotCanonical(f"not in canonical form from byte {_first_difference(raw, again)} on")
+
+
+def _shallow(raw: bytes, value: Any) -> bool:
+    """At most MAX_DEPTH levels (counting brackets first: a walk is needed only for many of them)."""
+    return raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH or _depth(value) <= MAX_DEPTH
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
