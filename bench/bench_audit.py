@@ -56,7 +56,7 @@ def floor_verify(path: Path, key: bytes) -> int:
     label = b"room-recorder/audit/v2/mac"
     with path.open("rb") as handle:
         for line in handle:
-            body = line[:-154] + b"}"
+            body = line[:-149] + b"}"  # the fixed 149-byte suffix holds hash and mac
             digest = hashlib.sha256(body).digest()
             hmac.new(key, label + digest, hashlib.sha256).digest()
             key = chain.evolve(key)

@@ -23,14 +23,15 @@ class NotCanonical(ValueError):
 
 
 def normalize(value: Any) -> Any:
-    """What the writer stores for `value`: NaN and infinities become null, lone surrogates U+FFFD,
+    """What the writer stores for `value`: floats rounded to 15 significant digits, NaN and
+    infinities null, lone surrogates U+FFFD,
     integers beyond ±(2**53 - 1) strings, tuples lists, keys strings. Raises TypeError for other types."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value if abs(value) <= SAFE_INTEGER else str(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        return _fifteen_digits(value) if math.isfinite(value) else None
     if isinstance(value, str):
         return _scalar_values(value)
     if isinstance(value, dict):
@@ -88,6 +89,13 @@ def _explain(raw: bytes, text: str) -> None:
 def _shallow(raw: bytes, value: Any) -> bool:
     """At most MAX_DEPTH levels (counting brackets first: a walk is needed only for many of them)."""
     return raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH or _depth(value) <= MAX_DEPTH
+
+
+def _fifteen_digits(value: float) -> float:
+    """Rounded to 15 significant digits, so that its shortest form is unique (no ties); near the
+    largest double, where rounding up would overflow, 14."""
+    rounded = float(f"{value:.15g}")
+    return rounded if math.isfinite(rounded) else float(f"{value:.14g}")
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

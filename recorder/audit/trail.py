@@ -12,7 +12,7 @@ from recorder.audit.entry import Entry
 
 _INCIDENT_ID = re.compile(r"^(?P<room>.+)-(?P<stamp>\d{8}T\d{6}Z)-[0-9a-f]{6}$")
 JUSTIFICATION_DUE = timedelta(hours=24)
-CRASH_CLOSES = frozenset({"interrupted", "recovered", "crashed"})
+CRASH_CLOSES = frozenset({"interrupted"})
 """`incident_closed.why` values that mean the writer did not finish the file (start-up recovery)."""
 
 

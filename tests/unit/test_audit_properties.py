@@ -185,3 +185,35 @@ def test_a_torn_tail_followed_by_a_restart_is_sealed_and_visible(
             report.notes and report.notes[0].startswith(f"line {seq + 1}: ") and "sealed" in report.notes[0]
         )
         assert torn_from[:cut] in log.path.read_bytes()
+
+
+def _documented_float(value: float) -> str:
+    """docs/format.md's rule for non-integer numbers, written from the text (not from `repr`)."""
+    if value == 0:
+        return "-0.0" if str(value).startswith("-") else "0.0"
+    for digits in range(1, 18):
+        text = f"{value:.{digits - 1}e}"
+        if float(text) == value:
+            break
+    mantissa, exponent_text = text.split("e")
+    sign = "-" if mantissa.startswith("-") else ""
+    figures = mantissa.lstrip("-").replace(".", "").rstrip("0") or "0"
+    exponent = int(exponent_text)
+    if -4 <= exponent < 16:
+        point = exponent + 1
+        if point <= 0:
+            whole, fraction = "0", "0" * -point + figures
+        else:
+            padded = figures.ljust(point, "0")
+            whole, fraction = padded[:point], padded[point:] or "0"
+        return f"{sign}{whole}.{fraction}"
+    rest = f".{figures[1:]}" if len(figures) > 1 else ""
+    return f"{sign}{figures[0]}{rest}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_floats_are_written_as_docs_format_md_says(value: float) -> None:
+    stored = canonical.normalize(value)
+    assert abs(stored - value) <= abs(value) * 1e-14  # rounded to 15 significant digits, no further
+    assert canonical.encode({"x": stored}).decode() == '{"x":' + _documented_float(stored) + "}"
