@@ -109,13 +109,7 @@ def _table_line(row: dict[str, Any]) -> str:
 
 
 def show_value(value: Any) -> str:
-    """Strings as they are (ä stays ä), with quotes only where a space would make them ambiguous."""
-    if isinstance(value, str):
-        return (
-            value
-            if value and " " not in value and "=" not in value
-            else json.dumps(value, ensure_ascii=False)
-        )
+    """JSON, with non-ASCII as itself (ä stays ä, never \\u00e4)."""
     return json.dumps(value, ensure_ascii=False)
 
 
