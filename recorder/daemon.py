@@ -182,16 +182,18 @@ def _open_audit(config: RoomConfig) -> AuditLog:
     return AuditLog(path)
 
 
-def _warn_if_verify_key_on_device(config: RoomConfig) -> None:
+def _warn_if_verify_key_on_device(config: RoomConfig) -> bool:
     """The audit log's initial key derives every later MAC key: while it stays on the device, a thief
-    could re-MAC an edited log. Warned at every start; `status` checks it each time it is built."""
+    could re-MAC an edited log. Warned at every start and reported in `status` until it is moved."""
     verify_key = config.storage.verify_key_path
-    if verify_key.exists():
-        log.warning(
-            "audit_verify_key_on_device",
-            path=str(verify_key),
-            action="move it off this device and give it to the auditor: whoever holds it can forge the log",
-        )
+    if not verify_key.exists():
+        return False
+    log.warning(
+        "audit_verify_key_on_device",
+        path=str(verify_key),
+        action="move it off this device and give it to the auditor: whoever holds it can forge the log",
+    )
+    return True
 
 
 def run(config: RoomConfig) -> int:
