@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 
 from recorder import __version__
 from recorder.errors import ConfigError
-from recorder.exit_codes import EPILOG, EXIT_OK, run_guarded
+from recorder.exit_codes import EPILOG, EXIT_FAILED, EXIT_OK, run_guarded
 
 if TYPE_CHECKING:
+    from recorder.audit.log import AuditLog
     from recorder.config import RoomConfig
 
 
@@ -72,11 +73,17 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     result = export_incident(args.incident, args.identity, args.output, progress=not args.quiet)
     print(result.summary())
-    return EXIT_OK
+    if args.audit is None:
+        return EXIT_OK
+    from recorder.incident.verdict import classify
+
+    verdict = classify(args.incident.name.removesuffix(".age"), result.decrypted, args.audit)
+    print(verdict.line())
+    return EXIT_OK if verdict.ok else EXIT_FAILED
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from recorder.audit.report import audit_command
+    from recorder.audit.commands import audit_command
 
     return audit_command(args)
 
@@ -84,18 +91,28 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 def _cmd_incidents(args: argparse.Namespace) -> int:
     from recorder.config import load_config
     from recorder.incident.listing import list_incidents
+    from recorder.incident.show import show_incident
 
     config = load_config(args.config)
+    if args.action == "show":
+        return show_incident(config, args.incident, as_json=args.json)
     return list_incidents(config, as_json=args.json)
 
 
-def _cmd_purge(args: argparse.Namespace) -> int:
+def _operator_audit(path: Path) -> AuditLog:
+    """The audit log as `recorder purge|hold` write it: each entry also witnessed in the journal."""
     from recorder.audit.log import AuditLog
+    from recorder.audit.witness import journal_echo
+
+    return AuditLog(path, echo=journal_echo(path))
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
     from recorder.config import load_config
     from recorder.retention import purge
 
     config = load_config(args.config)
-    expired = purge(config, AuditLog(config.storage.audit_path), dry_run=args.dry_run)
+    expired = purge(config, _operator_audit(config.storage.audit_path), dry_run=args.dry_run)
     deleted = [item for item in expired if not item.on_hold]
     held = [item for item in expired if item.on_hold]
     verb = "would delete" if args.dry_run else "deleted"
@@ -109,12 +126,12 @@ def _cmd_purge(args: argparse.Namespace) -> int:
 
 
 def _cmd_hold(args: argparse.Namespace) -> int:
-    from recorder.audit.log import AuditLog
     from recorder.config import load_config
     from recorder.retention import set_hold
 
     config = load_config(args.config)
-    set_hold(config, AuditLog(config.storage.audit_path), args.incident, args.reason, release=args.release)
+    audit = _operator_audit(config.storage.audit_path)
+    set_hold(config, audit, args.incident, args.reason, release=args.release)
     print(f"{args.incident}: legal hold {'released' if args.release else 'placed'}")
     return EXIT_OK
 
@@ -220,13 +237,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity", type=Path, required=True, help="the officer's age identity file")
     p.add_argument("-o", "--output", type=Path, required=True, help="out.mkv or out.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "--audit",
+        type=Path,
+        metavar="LOG",
+        help="the room's audit log: tell complete, cut by a crash and damaged apart (exit 1 if damaged)",
+    )
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("incidents", help="list the room's incident files")
+    p = sub.add_parser("incidents", help="list the room's incidents, or show one with its audit trail")
     isub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    i = isub.add_parser("list", help="one line per incident file")
+    i = isub.add_parser(
+        "list", help="one line per incident file: start, expiry, legal hold (from the audit log)"
+    )
     i.add_argument("--config", type=Path, required=True, help="the room's TOML file")
     i.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    i = isub.add_parser(
+        "show", help="one incident: its whole audit trail, file (size, SHA-256), retention due, legal hold"
+    )
+    i.add_argument("incident", help="the incident id (file name without .age)")
+    i.add_argument("--config", type=Path, required=True, help="the room's TOML file")
+    i.add_argument("--json", action="store_true", help="JSON instead of text")
     p.set_defaults(func=_cmd_incidents)
 
     p = sub.add_parser(
@@ -241,28 +272,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "purge",
         help="delete incidents older than retention_days (not those on hold)",
-        description="The daemon does this at start and every hour; each deletion is an audit entry.",
+        description="The daemon does this at start and every hour. Age counts from each incident's start "
+        "(from the audit log, else its id); holds come from the audit log. Each deletion is an audit entry "
+        "with who acted and the file's SHA-256 and size, also sent to the system journal.",
     )
     p.add_argument("--config", type=Path, required=True, help="the room's TOML file")
     p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     p.set_defaults(func=_cmd_purge)
 
-    p = sub.add_parser("hold", help="place or release a legal hold on an incident (it is then never purged)")
+    p = sub.add_parser(
+        "hold",
+        help="place or release a legal hold on an incident (it is then never purged)",
+        description="The hold is an audit entry (who acted, the file's SHA-256 and size, also sent to the "
+        "system journal) and lasts until a release is audited; the X.age.hold file is only a convenience. "
+        "Exit 1 when the incident is unknown, already held, or (for --release) not held.",
+    )
     p.add_argument("incident", help="the incident id (file name without .age)")
     p.add_argument("--config", type=Path, required=True, help="the room's TOML file")
     p.add_argument("--reason", required=True, help="why (case number, request); goes into the audit log")
     p.add_argument("--release", action="store_true", help="release the hold instead of placing it")
     p.set_defaults(func=_cmd_hold)
 
-    p = sub.add_parser("audit", help="verify or list the tamper-evident audit log")
-    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    a = asub.add_parser("verify", help="check the hash chain and forward-secure MACs; exit 1 if tampered")
-    a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
-    a.add_argument("--key", type=Path, required=True, help="the auditor's verification key file")
-    a.add_argument("--witness", help="SEQ:HASH of an entry known from the journal (detects tail truncation)")
-    a = asub.add_parser("list", help="print the entries in a readable form")
-    a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
-    p.set_defaults(func=_cmd_audit)
+    _add_audit_parser(sub)
 
     _add_install(sub)
 
@@ -317,6 +348,48 @@ def _add_install(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("room", help="the room id")
     p.add_argument("--root", type=Path, default=Path("/"), help="the directory it was installed into")
     p.set_defaults(func=_cmd_install)
+
+
+def _add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="verify, list, check or report on the tamper-evident audit log",
+        description="Exit 0 when the log verifies, 1 when it does not or an input is unreadable.",
+    )
+    asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    a = asub.add_parser("verify", help="check exact bytes, chain and forward-secure MACs; exit 1 if tampered")
+    a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
+    a.add_argument("--key", type=Path, required=True, help="the auditor's verification key file")
+    a.add_argument(
+        "--witness",
+        action="append",
+        metavar="SEQ:HASH",
+        help="an entry known from the journal or a checkpoint (detects tail truncation); repeatable",
+    )
+    a.add_argument("--state", type=Path, metavar="FILE", help="a copy of the device's audit.jsonl.key")
+    a = asub.add_parser("list", help="the entries, filtered, verified as they are listed (exit 1 if broken)")
+    a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
+    a.add_argument("--key", type=Path, help="verification key: also check MACs")
+    a.add_argument("--since", metavar="DATE", help="entries at or after (YYYY-MM-DD or ISO 8601, UTC)")
+    a.add_argument("--until", metavar="DATE", help="entries before (a bare date includes that day)")
+    a.add_argument("--incident", help="only entries of this incident")
+    a.add_argument("--client", help="only entries by this enrolled client")
+    a.add_argument("--event", action="append", help="only this event (repeatable)")
+    a.add_argument("--format", choices=("table", "json", "csv"), default="table", help="default: table")
+    a = asub.add_parser(
+        "check", help="every incident has a start, a close, and its file or a deletion entry; exit 1 if not"
+    )
+    a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
+    a.add_argument("--key", type=Path, help="verification key: also check MACs")
+    a.add_argument("--incidents", type=Path, metavar="DIR", help="incident directory (default: the log's)")
+    a = asub.add_parser("report", help="a self-contained HTML report for a period, for the auditor")
+    a.add_argument("log", type=Path, nargs="+", help="one audit log per room")
+    a.add_argument("--key", type=Path, action="append", help="verification key, one per log, in order")
+    a.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
+    a.add_argument("--since", metavar="DATE", help="incidents started at or after (YYYY-MM-DD)")
+    a.add_argument("--until", metavar="DATE", help="incidents started before (a bare date includes that day)")
+    a.add_argument("--retention-days", type=int, help="default: from the log's deletions, else 14")
+    p.set_defaults(func=_cmd_audit)
 
 
 def main(argv: list[str] | None = None) -> int:

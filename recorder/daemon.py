@@ -15,7 +15,7 @@ import structlog
 import zmq
 
 from recorder import __version__, faults
-from recorder.audit.log import AuditLog
+from recorder.audit.log import AuditLog, state_path
 from recorder.clock import Clock, SystemClock
 from recorder.config import RoomConfig
 from recorder.control.allowlist import load_allowlist
@@ -68,11 +68,9 @@ class Daemon:
         )
         self.router = PacketRouter(ring, self.clock, config.audio.in_pre_roll)
         self.room = Room(config, self.clock, self.router, self.audit, self._open_output)
-        self.room.privacy = {
-            **self.hardening,
-            "key_memory_locked": self.vault.locked,
-            "audit_verify_key_on_device": _warn_if_verify_key_on_device(config),
-        }
+        self.room.privacy = {**self.hardening, "key_memory_locked": self.vault.locked}
+        _warn_if_verify_key_on_device(config)
+        self.room.privacy_probes = {"audit_verify_key_on_device": config.storage.verify_key_path.exists}
         self._context: zmq.Context[Any] = zmq.Context()
         self._auth = AllowlistAuthenticator(self._context, load_allowlist(config.control.authorized_clients))
         self._auth.start()  # before bind: without a ZAP handler CURVE would accept anyone
@@ -201,10 +199,20 @@ class Daemon:
 
 
 def _open_audit(config: RoomConfig) -> AuditLog:
+    """Open (or create) the log, reconciling it with the device state: a torn tail is sealed and
+    missing entries are recorded as a gap (`recorder.audit.reconcile`), never silently accepted."""
     path = config.storage.audit_path
-    if not path.exists():
+    if not path.exists() and not state_path(path).exists():
         AuditLog.create(path, config.storage.verify_key_path)
         log.info("audit_log_created", path=str(path), verify_key=str(config.storage.verify_key_path))
+    elif not path.exists():
+        log.error(
+            "audit_log_missing",
+            path=str(path),
+            state=str(state_path(path)),
+            action="the log was deleted or moved but its state kept: a new log file continues the "
+            "device's chain and records the missing entries (log_gap)",
+        )
     return AuditLog(path)
 
 

@@ -38,3 +38,7 @@ class ProtocolError(RecorderError):
 
 class InputError(RecorderError):
     """A file given to a command is not what it must be (e.g. an identity file holding no identity)."""
+
+
+class RetentionError(RecorderError):
+    """A hold, release or deletion was refused: unknown incident, not on hold, already on hold."""

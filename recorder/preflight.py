@@ -102,11 +102,16 @@ def _check_storage(config: RoomConfig, report: Preflight) -> None:
         _writable_directory(storage.audit_path.parent, "storage.audit_log", report, must_own=False)
     log, state = storage.audit_path, storage.audit_path.with_name(storage.audit_path.name + ".key")
     present = [path for path in (log, state) if os.path.lexists(path)]
-    if len(present) == 1:
-        missing = state if present[0] == log else log
+    if present == [log]:
         report.problems.append(
-            f"storage.audit_log: {present[0]} exists but {missing} does not; restore it from a backup "
-            "(the daemon never restarts a chain silently)"
+            f"storage.audit_log: {log} exists but its state {state} does not: the chain cannot be "
+            "continued; restore the state from a backup, or move the log aside for the auditor"
+        )
+    elif present == [state]:
+        report.warnings.append(
+            f"storage.audit_log: {log} is missing but its state {state} remains: the daemon starts a "
+            "new log file that records the missing entries as a gap (log_gap); restore the log from a "
+            "backup if there is one"
         )
     for path in present:
         if not path.is_file():

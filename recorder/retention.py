@@ -1,18 +1,24 @@
-"""Retention: incidents older than `retention_days` are deleted unless on legal hold; each deletion
-and each hold is an audit entry."""
+"""Retention and legal hold, decided from the audit log: incidents older than `retention_days` (counted
+from their own start) are deleted unless a hold was placed and not released; each deletion and each
+hold is an audit entry naming who acted and the file's SHA-256 and size."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 
 from recorder.audit.log import AuditLog
+from recorder.audit.reader import entries
+from recorder.audit.trail import IncidentTrail, trails
+from recorder.audit.witness import actor
 from recorder.config import RoomConfig
 from recorder.durable import fsync_directory
+from recorder.errors import AuditError, RetentionError
 
 log = structlog.get_logger()
 
@@ -25,25 +31,43 @@ class Expired:
     path: Path
     age_days: float
     on_hold: bool
+    started: datetime
 
 
 def hold_marker(incident_file: Path) -> Path:
+    """A convenience copy of the hold for people browsing the directory; never the authority."""
     return incident_file.with_name(incident_file.name + HOLD_SUFFIX)
 
 
+def room_trails(config: RoomConfig) -> dict[str, IncidentTrail]:
+    """The room's incident trails from its audit log. Raises AuditError if the log cannot be read."""
+    path = config.storage.audit_path
+    try:
+        return trails(entries(path)) if path.exists() else {}
+    except OSError as error:
+        raise AuditError(f"{path}: cannot read the audit log ({error.strerror})") from None
+
+
+def retention_due(trail: IncidentTrail, config: RoomConfig) -> datetime | None:
+    start = trail.start_time
+    return start + timedelta(days=config.storage.retention_days) if start else None
+
+
 def find_expired(config: RoomConfig, now: float | None = None) -> list[Expired]:
-    """Incident files whose last write is older than the retention period (held ones included,
-    flagged). The age counts from the incident's last write, i.e. from the end of the recording."""
-    now = time.time() if now is None else now
-    limit_s = config.storage.retention_days * DAY_S
+    """Incident files whose start is longer ago than the retention period (held ones included,
+    flagged). A file whose start is neither in the log nor in its name is never deleted."""
+    moment = datetime.fromtimestamp(now, UTC) if now is not None else datetime.now(UTC)
+    known = room_trails(config)
     expired = []
     for path in config.storage.incident_files():
-        try:
-            age_s = now - path.stat().st_mtime
-        except FileNotFoundError:
+        trail = known.get(path.stem) or IncidentTrail(path.stem)
+        start = trail.start_time
+        if start is None:
+            log.warning("retention_undated", file=str(path), action="kept: its start is not known")
             continue
-        if age_s > limit_s:
-            expired.append(Expired(path, round(age_s / DAY_S, 2), hold_marker(path).exists()))
+        age = moment - start
+        if age > timedelta(days=config.storage.retention_days):
+            expired.append(Expired(path, round(age.total_seconds() / DAY_S, 2), trail.on_hold, start))
     return expired
 
 
@@ -53,7 +77,7 @@ def purge(
     """Delete expired incidents not on hold, each audited before it is removed. Returns every expired
     incident: those not `on_hold` were (or, with dry_run, would be) deleted, the held ones kept.
     Raises StorageError if the audit cannot be written (then nothing more is deleted: a deletion is
-    never unaccounted for)."""
+    never unaccounted for) and AuditError if the log cannot be read (holds are not known)."""
     expired = find_expired(config, now)
     for item in expired:
         if item.on_hold:
@@ -64,29 +88,56 @@ def purge(
         audit.append(
             "incident_deleted",
             incident=item.path.stem,
-            file=item.path.name,
+            **file_facts(item.path),
+            started=item.started.isoformat().replace("+00:00", "Z"),
             age_days=item.age_days,
             retention_days=config.storage.retention_days,
+            actor=actor(),
         )
         item.path.unlink(missing_ok=True)
+        hold_marker(item.path).unlink(missing_ok=True)
         fsync_directory(item.path.parent)
         log.info("incident_deleted", incident=item.path.stem, age_days=item.age_days)
     return expired
 
 
 def set_hold(config: RoomConfig, audit: AuditLog, incident: str, reason: str, release: bool = False) -> Path:
-    """Place (or release) a legal hold on an incident. Raises FileNotFoundError for an unknown one."""
+    """Place (or release) a legal hold on an incident, audited with who acted and the file's digest.
+
+    Raises RetentionError for an unknown incident, a release of an incident not on hold, or a hold
+    on one already held (nothing is written then); StorageError, AuditError.
+    """
     path = config.storage.incident_path(incident)
     if not path.is_file():
-        raise FileNotFoundError(f"no incident {incident!r} in {config.storage.directory}")
+        raise RetentionError(f"no incident {incident!r} in {config.storage.directory}")
+    trail = room_trails(config).get(incident) or IncidentTrail(incident)
+    if release and not trail.on_hold:
+        raise RetentionError(f"{incident} is not on legal hold: nothing to release")
+    if not release and trail.on_hold:
+        since = trail.holds[-1]
+        raise RetentionError(f"{incident} is already on legal hold (since {since.time}, seq {since.seq})")
+    event = "hold_released" if release else "hold_placed"
+    audit.append(event, incident=incident, reason=reason, **file_facts(path), actor=actor())
     marker = hold_marker(path)
-    audit.append("hold_released" if release else "hold_placed", incident=incident, reason=reason)
     if release:
         marker.unlink(missing_ok=True)
     else:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        os.write(fd, f"{reason}\n".encode())
-        os.fsync(fd)
-        os.close(fd)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, f"{reason}\n".encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     fsync_directory(path.parent)
     return marker
+
+
+def file_facts(path: Path) -> dict[str, object]:
+    """The file's name, size and SHA-256, read before anything is done to it. Raises OSError."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return {"file": path.name, "size": size, "sha256": digest.hexdigest()}

@@ -109,6 +109,7 @@ class Room:
             lambda: self._current_incident,
         )
         self.privacy: dict[str, bool] = {}  # what process hardening took effect (set by the daemon)
+        self.privacy_probes: dict[str, Callable[[], bool]] = {}  # checked whenever status is built
         self._log = log.bind(room=config.room)
 
     def source_status(self, name: str, healthy: bool, detail: str, lost: int = 0) -> None:
@@ -132,7 +133,7 @@ class Room:
             "incident": self._current_incident,
             "since": round(self.since, 3),
             "degraded": sorted(self.health.parts),
-            "privacy": self.privacy,
+            "privacy": {**self.privacy, **{name: probe() for name, probe in self.privacy_probes.items()}},
         }
 
     def handle(self, client: str, request: Request) -> dict[str, Any]:

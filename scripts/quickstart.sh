@@ -20,6 +20,7 @@ DEBIAN_PACKAGES=(
   zbar-tools               # zbarimg: the test that the indicator's QR code decodes to the privacy URL
   python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly  # a real RTSP camera on 127.0.0.1 for the RTSP test
+  chromium                 # headless: renders the auditor's HTML report in its test
 )
 
 missing=()

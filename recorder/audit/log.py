@@ -1,69 +1,87 @@
-"""Append-only audit log on disk: every entry fsynced before `append` returns."""
+"""Append-only audit log on disk: every entry written whole and fsynced before `append` returns."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
 
-from recorder.audit import chain
+from recorder.audit import canonical, chain, reconcile
+from recorder.audit.state import WriterState, initial_state, parse_state
 from recorder.durable import fsync_directory
 from recorder.errors import AuditError, StorageError
 
 log = structlog.get_logger()
 
-_STATE_FORMAT = "{seq:020d} {key} {hash}\n"  # fixed length, so it is overwritten in place
+Echo = Callable[[dict[str, Any]], None]
+"""Called with every entry after it is durable (e.g. to witness it in the system journal)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_path(path: Path) -> Path:
+    return path.with_name(path.name + ".key")
 
 
 class AuditLog:
     """Writer side of the audit log. Holds only the *current* MAC key (in `<log>.key`, overwritten
     in place on every entry), so an attacker who steals the device cannot re-MAC earlier entries.
 
-    Several processes may append (the daemon, and `recorder purge|hold` run by an operator): each
-    append holds an exclusive `flock` on the state file and re-reads the state under it. Within a
-    process, only one thread (the daemon's control thread) appends.
+    Opening reconciles log and state (see `recorder.audit.reconcile`); what that appended is in
+    `repairs`. Several processes may append (the daemon, and `recorder purge|hold` run by an
+    operator): each append holds an exclusive `flock` on the state file, re-reads the state under it
+    and reconciles again if the log's length is not the one the state recorded. Within a process,
+    only one thread (the daemon's control thread) appends to one AuditLog.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, echo: Echo | None = None, now: Callable[[], datetime] = _utc_now) -> None:
         self.path = path
-        self._state_path = path.with_name(path.name + ".key")
+        self._now = now
+        self._state_path = state_path(path)
+        self._echo = echo
+        self.repairs: list[dict[str, Any]] = []
         if not self._state_path.exists():
-            raise AuditError(f"audit state missing: {self._state_path} (create the log first)")
-        self._log_fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        self._state_fd = os.open(self._state_path, os.O_RDWR | os.O_CLOEXEC)
-        with self._locked():
-            self._load_state()  # fail at start, not at the first alarm, if the state is unreadable
+            raise AuditError(
+                f"audit state missing: {self._state_path} (the log cannot be continued without it; "
+                "keep the log for the auditor, move it aside and start a new one)"
+            )
+        try:
+            self._state_fd = os.open(self._state_path, os.O_RDWR | os.O_CLOEXEC)
+            with self._locked():
+                log_exists = path.exists()
+                self._log_fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._reconcile(self._load_state(), log_exists)
+        except OSError as error:
+            raise StorageError(f"audit log unusable: {error.strerror}") from error
 
     @staticmethod
     def create(path: Path, verify_key_path: Path) -> bytes:
         """Start a new log: write the initial key for the auditor and the writer state. Returns the key.
 
-        Raises FileExistsError if a log or state already exists (never silently restart a chain).
+        Raises FileExistsError if the log already exists and AuditError if only its state does
+        (the log was deleted: never silently restart a chain).
         """
-        if path.exists() or path.with_name(path.name + ".key").exists():
+        if path.exists():
             raise FileExistsError(f"audit log already exists: {path}")
+        if state_path(path).exists():
+            raise AuditError(
+                f"audit log {path} is missing but its state {state_path(path).name} remains: "
+                "the log was deleted or moved"
+            )
         initial = secrets.token_bytes(32)
-        fd = os.open(verify_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"# room-recorder audit verification key for {path.name}; give it to the auditor\n")
-            handle.write(initial.hex() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        state = path.with_name(path.name + ".key")
-        fd = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(_STATE_FORMAT.format(seq=0, key=initial.hex(), hash=chain.GENESIS_HASH))
-            handle.flush()
-            os.fsync(handle.fileno())
+        key_text = f"# room-recorder audit verification key for {path.name}; give it to the auditor\n"
+        _write_new(verify_key_path, (key_text + initial.hex() + "\n").encode())
+        _write_new(state_path(path), initial_state(initial).encode())
         fsync_directory(path.parent)
         return initial
 
@@ -71,38 +89,13 @@ class AuditLog:
         """Write one entry durably (log fsynced, then key evolved). Raises StorageError."""
         try:
             with self._locked():
-                return self._append_locked(event, data)
+                state = self._load_state()
+                if state.size is None or os.fstat(self._log_fd).st_size != state.size:
+                    state = self._reconcile(state, log_exists=True)
+                entry, _ = self._write(state, event, data)
+                return entry
         except OSError as error:
             raise StorageError(f"audit log write failed: {error.strerror}") from error
-
-    def _append_locked(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
-        seq, key, prev = self._load_state()
-        body: dict[str, Any] = {
-            "v": chain.FORMAT_VERSION,
-            "seq": seq,
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "event": event,
-            "data": data,
-            "prev": prev,
-        }
-        digest = chain.entry_hash(body)
-        entry = {**body, "hash": digest, "mac": chain.entry_mac(key, digest)}
-        line = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
-        started = time.perf_counter()
-        try:
-            os.write(self._log_fd, line.encode())
-            os.fsync(self._log_fd)
-            self._advance(seq, key, digest)
-        except OSError as error:
-            raise StorageError(f"audit log write failed: {error.strerror}") from error
-        log.info(
-            "audit_appended",
-            audit_event=event,
-            seq=body["seq"],
-            hash=digest,
-            fsync_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
-        return entry
 
     def close(self) -> None:
         os.close(self._log_fd)
@@ -116,35 +109,80 @@ class AuditLog:
         finally:
             fcntl.flock(self._state_fd, fcntl.LOCK_UN)
 
-    def _advance(self, seq: int, key: bytes, digest: str) -> None:
-        state = _STATE_FORMAT.format(seq=seq + 1, key=chain.evolve(key).hex(), hash=digest).encode()
-        os.pwrite(self._state_fd, state, 0)  # same length every time: the old key is overwritten
+    def _write(
+        self, state: WriterState, event: str, data: dict[str, Any]
+    ) -> tuple[dict[str, Any], WriterState]:
+        body: dict[str, Any] = {
+            "v": chain.FORMAT_VERSION,
+            "seq": state.seq,
+            "time": self._now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "event": event,
+            "data": canonical.normalize(data),
+            "prev": state.prev,
+        }
+        line, digest, mac = chain.seal(body, state.key)
+        started = time.perf_counter()
+        _write_all(self._log_fd, line)  # a short write raises: the key is not advanced
+        os.fsync(self._log_fd)
+        state = state.advanced(digest, os.fstat(self._log_fd).st_size)
+        self._store(state)
+        entry = {**body, "hash": digest, "mac": mac}
+        log.info(
+            "audit_appended",
+            audit_event=event,
+            seq=body["seq"],
+            hash=digest,
+            fsync_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        if self._echo is not None:
+            self._echo(entry)
+        return entry, state
+
+    def _reconcile(self, state: WriterState, log_exists: bool) -> WriterState:
+        """Bring state and log into agreement, recording anything unexpected. Raises OSError."""
+        size = os.fstat(self._log_fd).st_size
+        start = max(0, size - reconcile.TAIL_WINDOW)
+        tail = os.pread(self._log_fd, size - start, start)  # through the held descriptor: no new one
+        decision = reconcile.plan(tail, start, state, log_exists)
+        for rolled, end in decision.roll_forward:
+            state = state.advanced(rolled.hash, end)
+            log.warning("audit_state_completed", seq=rolled.seq, reason="crash before the key update")
+        cut = tail[max(0, decision.good_end - start) :]
+        if cut and not cut.endswith(b"\n"):
+            _write_all(self._log_fd, b"\n")  # end the torn line, so the next entry starts on its own
+            os.fsync(self._log_fd)
+            cut += b"\n"
+        if not cut and decision.gap is None:
+            if state.size != size:
+                state = state.at_size(size)
+                self._store(state)
+            return state
+        data: dict[str, Any] = {"cut": reconcile.cut_record(cut, decision.good_end) if cut else None}
+        event = "tail_sealed" if decision.gap is None else "log_gap"
+        log.error("audit_log_repaired", repair=event, path=str(self.path), **data, **(decision.gap or {}))
+        entry, state = self._write(state, event, {**data, **(decision.gap or {})})
+        self.repairs.append(entry)
+        return state
+
+    def _store(self, state: WriterState) -> None:
+        os.pwrite(self._state_fd, state.encode(), 0)  # same length every time: the old key is overwritten
         os.fsync(self._state_fd)
 
-    def _load_state(self) -> tuple[int, bytes, str]:
-        """(next seq, its key, previous hash), read under the lock."""
-        try:
-            seq_text, key_hex, prev = os.pread(self._state_fd, 4096, 0).decode().split()
-            seq, key = int(seq_text), bytes.fromhex(key_hex)
-        except (ValueError, UnicodeDecodeError):
-            raise AuditError(f"audit state unreadable: {self._state_path}") from None
-        last = _last_entry(self._log_fd)
-        if last is not None and last.get("seq") == seq:
-            # A crash came between the entry's fsync and the key update: finish that update.
-            return seq + 1, chain.evolve(key), str(last["hash"])
-        return seq, key, prev
+    def _load_state(self) -> WriterState:
+        return parse_state(os.pread(self._state_fd, 4096, 0), self._state_path)
 
 
-def _last_entry(fd: int) -> dict[str, Any] | None:
-    """Read through the descriptor the writer holds: an append needs no free descriptor."""
-    size = os.fstat(fd).st_size
-    start = max(0, size - 65536)
-    lines = os.pread(fd, size - start, start).splitlines()
-    for raw in reversed(lines):
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(entry, dict):
-            return entry
-    return None
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte or raise OSError (a full disk gives a short write, then ENOSPC)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,53 +1,117 @@
-"""`recorder audit verify|list`: the auditor's command-line view of the log."""
+"""What the auditor's report says, per room, for a period: gathered from logs, keys and incident files."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from recorder.audit.verify import load_initial_key, read_entries, verify
-from recorder.errors import AuditError
+from recorder.audit.accounting import Finding, account
+from recorder.audit.reader import entries
+from recorder.audit.trail import IncidentTrail, parse_time, trails
+from recorder.audit.verify import VerifyReport, load_initial_key, verify
 
-
-def audit_command(args: argparse.Namespace) -> int:
-    """Exit 0 when the log verifies (or was listed), 1 when it does not. Raises AuditError on bad input."""
-    if not args.log.is_file():
-        raise AuditError(f"{args.log}: no such audit log")
-    if args.action == "verify":
-        return _verify(args)
-    return _list(args)
+DEFAULT_RETENTION_DAYS = 14
+DELETION_SLACK = timedelta(days=1)
+"""A deletion this long after the due date still counts as in time (purge runs hourly, at start)."""
 
 
-def _parse_witness(text: str | None) -> tuple[int, str] | None:
-    if not text:
-        return None
-    seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) != 64:
-        raise AuditError("--witness must be SEQ:HASH (64 hex digits)")
-    return int(seq), digest
+@dataclass(frozen=True)
+class IncidentRow:
+    trail: IncidentTrail
+    retention: str  # what happened against the retention rule, in words
+    retention_ok: bool
+    justification_missing: bool
 
 
-def _verify(args: argparse.Namespace) -> int:
-    report = verify(args.log, load_initial_key(args.key), _parse_witness(args.witness))
-    if report.ok:
-        print(f"OK: {report.entries} entries, chain and MACs verify")
-        print(f"witness: {report.last_seq}:{report.last_hash}")
-        if not args.witness:
-            print("note: without --witness, removal of the newest entries cannot be detected")
-        return 0
-    print(f"FAILED after {report.entries} good entries:", file=sys.stderr)
-    for problem in report.problems:
-        print(f"  {problem}", file=sys.stderr)
-    return 1
+@dataclass
+class RoomReport:
+    log: Path
+    room: str
+    verdict: VerifyReport
+    key_given: bool
+    retention_days: int
+    rows: list[IncidentRow] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
 
-def _list(args: argparse.Namespace) -> int:
-    for number, entry, raw in read_entries(args.log):
-        if entry is None:
-            print(f"{number:>6}  (unreadable line) {raw.strip()[:80]}")
-            continue
-        data = entry.get("data", {})
-        detail = " ".join(f"{k}={json.dumps(v)}" for k, v in data.items() if v is not None)
-        print(f"{entry.get('seq', '?'):>6}  {entry.get('time', '?')}  {entry.get('event', '?'):<18} {detail}")
-    return 0
+@dataclass(frozen=True)
+class Period:
+    since: datetime | None
+    until: datetime | None
+
+    def covers(self, moment: datetime | None) -> bool:
+        if moment is None:
+            return False
+        return (self.since is None or moment >= self.since) and (self.until is None or moment < self.until)
+
+
+def build_room(
+    log: Path, key: Path | None, period: Period, retention_days: int | None, now: datetime
+) -> RoomReport:
+    """One room's part of the report. Raises AuditError for an unreadable key or log."""
+    verdict = verify(log, load_initial_key(key) if key else None)
+    known = trails(entries(log))
+    days = retention_days or _retention_from_log(known) or DEFAULT_RETENTION_DAYS
+    room = next((t.room for t in known.values() if t.room), None) or log.parent.name
+    report = RoomReport(log, room, verdict, key is not None, days)
+    in_period = {
+        name: t for name, t in known.items() if t.started is not None and period.covers(t.start_time)
+    }
+    report.rows = [_row(trail, days, now) for trail in in_period.values()]
+    report.findings = [
+        f for f in account(known, log.parent) if f.incident in in_period or f.incident not in known
+    ]
+    return report
+
+
+def triggers_per_week(rooms: list[RoomReport]) -> list[tuple[date, int]]:
+    """(Monday of the ISO week, incidents started that week), every week from the first to the last."""
+    weeks = Counter(
+        _monday(row.trail.start_time) for room in rooms for row in room.rows if row.trail.start_time
+    )
+    if not weeks:
+        return []
+    first, last = min(weeks), max(weeks)
+    return [
+        (first + timedelta(weeks=n), weeks[first + timedelta(weeks=n)])
+        for n in range((last - first).days // 7 + 1)
+    ]
+
+
+def _monday(moment: datetime) -> date:
+    day = moment.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _row(trail: IncidentTrail, days: int, now: datetime) -> IncidentRow:
+    text, ok = _retention(trail, days, now)
+    return IncidentRow(trail, text, ok, trail.justification_missing(now))
+
+
+def _retention(trail: IncidentTrail, days: int, now: datetime) -> tuple[str, bool]:
+    start = trail.start_time
+    assert start is not None
+    due = start + timedelta(days=days)
+    if trail.deleted is not None:
+        deleted = parse_time(trail.deleted.time)
+        late = deleted - due
+        if deleted < due:
+            return f"deleted {deleted:%Y-%m-%d} BEFORE its due date {due:%Y-%m-%d}", False
+        if late > DELETION_SLACK:
+            return f"deleted {deleted:%Y-%m-%d}, {late.days} days LATE", False
+        return f"deleted {deleted:%Y-%m-%d}, within retention", True
+    if trail.on_hold:
+        return "kept: on legal hold", True
+    if now > due + DELETION_SLACK:
+        return f"OVERDUE: due {due:%Y-%m-%d}, not deleted", False
+    return f"kept until {due:%Y-%m-%d}", True
+
+
+def _retention_from_log(known: dict[str, IncidentTrail]) -> int | None:
+    for trail in reversed(list(known.values())):
+        days = trail.deleted.data.get("retention_days") if trail.deleted else None
+        if isinstance(days, int):
+            return days
+    return None

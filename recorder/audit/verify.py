@@ -1,16 +1,25 @@
-"""The auditor's side: verify a log's chain and forward-secure MACs from the initial key alone."""
+"""The auditor's side: verify a log's exact bytes, chain and forward-secure MACs from its initial key."""
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from recorder.audit import chain
+from recorder.audit.entry import Entry
+from recorder.audit.reader import Line, read_entries, scan
+from recorder.audit.state import WriterState
 from recorder.errors import AuditError
+
+__all__ = ["VerifyReport", "Witness", "load_initial_key", "read_entries", "verify"]
+
+Witness = tuple[int, str]
+SEALERS = frozenset({"tail_sealed", "log_gap"})
+MAX_GAP = 10_000_000
+"""Largest gap in `seq` whose key the verifier derives (bounds the work a forged seq can cause)."""
 
 
 @dataclass
@@ -19,6 +28,8 @@ class VerifyReport:
     last_seq: int = -1
     last_hash: str = chain.GENESIS_HASH
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # visible facts that are not failures
+    stopped_at_line: int | None = None  # the line verification could not get past
 
     @property
     def ok(self) -> bool:
@@ -30,58 +41,174 @@ def load_initial_key(path: Path) -> bytes:
     try:
         lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
         key = bytes.fromhex(lines[0])
-    except (OSError, IndexError, ValueError) as error:
+    except (OSError, IndexError, ValueError, UnicodeDecodeError) as error:
         raise AuditError(f"{path}: not an audit verification key ({error})") from None
     if len(key) != 32:
         raise AuditError(f"{path}: key must be 32 bytes")
     return key
 
 
-def read_entries(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, parsed entry or None if unparsable, raw line)."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                yield number, None, line
-                continue
-            yield number, entry if isinstance(entry, dict) else None, line
+@dataclass
+class _Run:
+    """Consecutive lines that are not entries: acceptable only if a seal right after describes them."""
+
+    first: Line
+    hasher: hashlib._Hash = field(default_factory=hashlib.sha256)
+    length: int = 0
+
+    def add(self, line: Line) -> None:
+        self.hasher.update(line.raw)
+        self.length += len(line.raw)
+
+    def sealed_by(self, entry: Entry) -> bool:
+        cut = entry.data.get("cut") if entry.event in SEALERS else None
+        return (
+            isinstance(cut, dict)
+            and cut.get("offset") == self.first.offset
+            and (cut.get("length") == self.length and cut.get("sha256") == self.hasher.hexdigest())
+        )
 
 
-def verify(path: Path, initial_key: bytes, witness: tuple[int, str] | None = None) -> VerifyReport:
-    """Check every entry: sequence, chain link, hash and MAC. `witness` = (seq, hash) of an entry
-    known to exist (e.g. from the journal); a log cut before it is reported as truncated."""
-    report = VerifyReport()
-    key = initial_key
-    for number, entry, _raw in read_entries(path):
-        if entry is None:
-            report.problems.append(f"line {number}: not a JSON object")
-            break
-        problem = _check_entry(entry, report.entries, report.last_hash, key)
-        if problem:
-            report.problems.append(f"line {number} (seq {entry.get('seq')}): {problem}")
-            break
+class _Checker:
+    """Walks the lines in order; stops at the first failure it cannot step over."""
+
+    def __init__(self, initial_key: bytes | None, witnesses: list[Witness], report: VerifyReport) -> None:
+        self.report = report
+        self.key = initial_key  # K[expected]; None: MACs are not checked
+        self.expected = 0
+        self.version = 1
+        self.witnesses = {seq: digest for seq, digest in witnesses}
+        self.run: _Run | None = None
+        self.stopped = False
+
+    def feed(self, lines: Iterable[Line]) -> None:
+        for line in lines:
+            if line.entry is None:
+                if self.run is None:
+                    self.run = _Run(line)
+                self.run.add(line)
+            elif not self._entry(line, line.entry):
+                return
+        if self.run is not None:
+            self._fail(
+                self.run.first, f"{self.run.first.problem}; not sealed (sealed at the writer's next start)"
+            )
+
+    def _entry(self, line: Line, entry: Entry) -> bool:
+        if self.run is not None:
+            if not self.run.sealed_by(entry):
+                return self._fail(self.run.first, str(self.run.first.problem))
+            self.report.notes.append(
+                f"line {self.run.first.number}: {self.run.length} bytes that are not entries "
+                f"(a write cut short by a crash) were sealed by seq {entry.seq} ({entry.event})"
+            )
+            self.run = None
+        where = f"line {line.number} (seq {entry.seq})"
+        if entry.version < self.version:
+            return self._fail(line, f"{where}: a version {entry.version} entry after version {self.version}")
+        out_of_chain = entry.seq != self.expected or entry.prev != self.report.last_hash
+        if out_of_chain and (entry.event != "log_gap" or not self._gap(where, entry)):
+            why = "entry deleted, inserted or reordered" if entry.seq != self.expected else "chain broken"
+            return self._fail(
+                line,
+                f"{where}: expected seq {self.expected} after hash {self.report.last_hash[:12]}… ({why})",
+            )
+        if self.key is not None and not entry.mac_ok(self.key):
+            return self._fail(
+                line,
+                f"{where}: MAC does not verify (entry forged, re-MACed with a later key, or the wrong key)",
+            )
+        self._accept(entry)
+        return True
+
+    def _gap(self, where: str, entry: Entry) -> bool:
+        """A `log_gap` entry: the writer found entries missing at start. A failure, but verification
+        goes on from it so that later tampering is still found."""
+        if not self.expected <= entry.seq <= self.expected + MAX_GAP:
+            return False
+        missing = entry.seq - self.expected
+        if self.key is not None:
+            for _ in range(missing):
+                self.key = chain.evolve(self.key)
+        lost = f"{missing} entries (seq {self.expected}..{entry.seq - 1})" if missing else "the last entry"
+        found = entry.data.get("found_last_seq")
+        self.report.problems.append(
+            f"{where}: {lost} missing from the log: the device had written them "
+            f"(it found the log ending at seq {found}; recorded by log_gap at its start)"
+        )
+        self.expected = entry.seq
+        return True
+
+    def _accept(self, entry: Entry) -> None:
+        report = self.report
+        expected_hash = self.witnesses.pop(entry.seq, None)
+        if expected_hash is not None and expected_hash != entry.hash:
+            report.problems.append(f"seq {entry.seq}: hash differs from the witness (entry replaced)")
         report.entries += 1
-        report.last_seq = int(entry["seq"])
-        report.last_hash = str(entry["hash"])
-        if witness is not None and report.last_seq == witness[0] and report.last_hash != witness[1]:
-            report.problems.append(f"seq {witness[0]}: hash differs from the witness")
-        key = chain.evolve(key)
-    if witness is not None and report.ok and report.last_seq < witness[0]:
-        report.problems.append(f"truncated: log ends at seq {report.last_seq}, witness has seq {witness[0]}")
+        report.last_seq, report.last_hash = entry.seq, entry.hash
+        self.version = entry.version
+        self.key = chain.evolve(self.key) if self.key is not None else None
+        self.expected += 1
+
+    def _fail(self, line: Line, problem: str) -> bool:
+        self.stopped = True
+        self.report.stopped_at_line = line.number
+        if not problem.startswith("line "):
+            problem = f"line {line.number}{_seq_hint(line)}: {problem}"
+        self.report.problems.append(problem)
+        return False
+
+
+def verify(
+    path: Path,
+    initial_key: bytes | None,
+    witness: Witness | list[Witness] | None = None,
+    *,
+    state: WriterState | None = None,
+) -> VerifyReport:
+    """Check every line's bytes, sequence, chain link, hash and MAC. Each `witness` = (seq, hash) of an
+    entry known to exist (e.g. from the journal); `state` = a copy of the device's `audit.jsonl.key`.
+    A log cut before either is reported as truncated. Without `initial_key` every check but the MACs
+    (and the state's key) is made. Raises AuditError if the log cannot be read."""
+    witnesses = [witness] if isinstance(witness, tuple) else list(witness or [])
+    if state is not None and state.seq > 0:
+        witnesses.append((state.seq - 1, state.prev))
+    report = VerifyReport()
+    checker = _Checker(initial_key, witnesses, report)
+    try:
+        checker.feed(scan(path))
+    except OSError as error:
+        raise AuditError(f"{path}: cannot read the audit log ({error.strerror})") from None
+    if report.entries == 0 and not report.problems and (state is None or state.seq > 0):
+        report.problems.append(
+            "the log is empty: no entries (a log is never empty after the daemon's first start)"
+        )
+    if checker.stopped:
+        return report
+    if initial_key is None:
+        report.notes.append("MACs not checked (no verification key given): forged entries go unnoticed")
+    if state is not None:
+        checker.witnesses.pop(state.seq - 1, None)
+        report.problems.extend(_against_state(report, initial_key, state))
+    for seq in checker.witnesses:
+        report.problems.append(f"truncated: the log ends at seq {report.last_seq}, a witness has seq {seq}")
     return report
 
 
-def _check_entry(entry: dict[str, Any], expected_seq: int, prev: str, key: bytes) -> str | None:
-    if entry.get("seq") != expected_seq:
-        return f"expected seq {expected_seq} (entry deleted, inserted or reordered)"
-    if entry.get("prev") != prev:
-        return "prev does not match the previous entry's hash (chain broken)"
-    body = {k: v for k, v in entry.items() if k not in ("hash", "mac")}
-    digest = chain.entry_hash(body)
-    if entry.get("hash") != digest:
-        return "hash does not match the entry's content (entry edited)"
-    if not hmac.compare_digest(str(entry.get("mac", "")), chain.entry_mac(key, digest)):
-        return "MAC does not verify (entry forged or key mismatch)"
-    return None
+def _against_state(report: VerifyReport, initial_key: bytes | None, state: WriterState) -> Iterator[str]:
+    """The device state holds K[seq] and names its last entry (seq - 1, checked as a witness)."""
+    if initial_key is not None and chain.key_at(initial_key, state.seq) != state.key:
+        yield "the state's key is not this log's K[seq] (another log's state, or forged)"
+    if state.seq > report.last_seq + 1:
+        yield (
+            f"truncated: the device state says {state.seq} entries were written, the log ends at seq "
+            f"{report.last_seq} (entries {report.last_seq + 1}..{state.seq - 1} missing)"
+        )
+
+
+def _seq_hint(line: Line) -> str:
+    try:
+        seq = json.loads(line.raw).get("seq")
+    except (ValueError, RecursionError, AttributeError):
+        return ""
+    return f" (seq {seq})" if isinstance(seq, int) else ""

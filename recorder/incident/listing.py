@@ -1,4 +1,4 @@
-"""`recorder incidents list`: what incident files this room holds, without decrypting them."""
+"""`recorder incidents list`: the room's incident files; start, retention and hold from the audit log."""
 
 from __future__ import annotations
 
@@ -6,37 +6,46 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from recorder.audit.trail import IncidentTrail
 from recorder.config import RoomConfig
-from recorder.retention import hold_marker
+from recorder.retention import retention_due, room_trails
 
 
 def list_incidents(config: RoomConfig, as_json: bool) -> int:
+    """Raises AuditError if the audit log cannot be read (holds would be unknown)."""
+    known = room_trails(config)
+    now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for path in config.storage.incident_files():
-        stat = path.stat()
-        modified = datetime.fromtimestamp(stat.st_mtime, UTC)
-        age_days = (datetime.now(UTC) - modified).total_seconds() / 86400
+        trail = known.get(path.stem) or IncidentTrail(path.stem)
+        start, due = trail.start_time, retention_due(trail, config)
         rows.append(
             {
                 "incident": path.stem,
                 "file": str(path),
-                "bytes": stat.st_size,
-                "modified": modified.isoformat(timespec="seconds"),
-                "age_days": round(age_days, 2),
-                "expires_in_days": round(config.storage.retention_days - age_days, 2),
-                "legal_hold": hold_marker(path).exists(),
+                "bytes": path.stat().st_size,
+                "started": start.isoformat(timespec="seconds") if start else None,
+                "age_days": round((now - start).total_seconds() / 86400, 2) if start else None,
+                "expires_in_days": round((due - now).total_seconds() / 86400, 2) if due else None,
+                "legal_hold": trail.on_hold,
             }
         )
     if as_json:
         for row in rows:
-            print(json.dumps(row))
+            print(json.dumps(row, ensure_ascii=False))
         return 0
     if not rows:
         print(f"no incidents in {config.storage.directory}")
         return 0
-    print(f"{'incident':<40} {'MiB':>8} {'modified (UTC)':<26} {'expires in':>10}")
+    print(f"{'incident':<40} {'MiB':>8} {'started (UTC)':<26} {'expires in':>10}")
     for row in rows:
         mib = float(row["bytes"]) / 2**20
-        expires = "on hold" if row["legal_hold"] else f"{row['expires_in_days']:>8.1f} d"
-        print(f"{row['incident']:<40} {mib:>8.1f} {row['modified']:<26} {expires:>10}")
+        expires = (
+            "on hold"
+            if row["legal_hold"]
+            else "undated"
+            if row["expires_in_days"] is None
+            else f"{row['expires_in_days']:>8.1f} d"
+        )
+        print(f"{row['incident']:<40} {mib:>8.1f} {row['started'] or '?':<26} {expires:>10}")
     return 0

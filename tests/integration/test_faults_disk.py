@@ -185,11 +185,6 @@ def test_full_disk_incidents_are_accounted(full_disk: FullDisk) -> None:
     assert late, "the refusals kept while the log was full were not written once it recovered"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="recorder/audit/log.py ignores a short os.write on a full disk: a torn entry stays in the "
-    "middle of the log and the next entry is glued to it (reported to the audit log's owner)",
-)
 def test_full_disk_leaves_a_verifying_audit_log(full_disk: FullDisk) -> None:
     assert _verifies(full_disk.log)
 

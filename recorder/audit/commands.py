@@ -1,0 +1,132 @@
+"""`recorder audit verify|list|check|report`: the auditor's command-line view of the log.
+
+Exit codes: 0 the log verifies (and, for `check`, every incident is accounted for); 1 it does not,
+or an input is unreadable (one line on stderr says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from recorder.audit import listing
+from recorder.audit.accounting import account
+from recorder.audit.reader import entries, scan
+from recorder.audit.state import read_state_file
+from recorder.audit.trail import trails
+from recorder.audit.verify import VerifyReport, Witness, load_initial_key, verify
+from recorder.errors import AuditError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def audit_command(args: argparse.Namespace) -> int:
+    """Raises AuditError on unreadable input."""
+    for log in [args.log] if isinstance(args.log, Path) else args.log:
+        if not log.is_file():
+            raise AuditError(f"{log}: no such audit log")
+    if args.action == "verify":
+        return _verify(args)
+    if args.action == "list":
+        return _list(args)
+    if args.action == "check":
+        return _check(args)
+    return _report(args)
+
+
+def parse_witness(text: str) -> Witness:
+    """`SEQ:HASH`. Raises AuditError."""
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise AuditError(f"--witness {text!r}: expected SEQ:HASH (64 lowercase hex digits)")
+    return int(seq), digest
+
+
+def print_verdict(report: VerifyReport, out: TextIO) -> None:
+    """The verdict: `OK: …` or `FAILED …` with one line per problem, then the notes."""
+    if report.ok:
+        print(f"OK: {report.entries} entries verify (exact bytes, chain and MACs)", file=out)
+    else:
+        print(f"FAILED after {report.entries} good entries:", file=out)
+    for problem in report.problems:
+        print(f"  {problem}", file=out)
+    for note in report.notes:
+        print(f"note: {note}", file=out)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    witnesses = [parse_witness(text) for text in args.witness or []]
+    state = read_state_file(args.state) if args.state else None
+    report = verify(args.log, load_initial_key(args.key), witnesses, state=state)
+    print_verdict(report, sys.stdout if report.ok else sys.stderr)
+    if report.ok:
+        print(f"witness: {report.last_seq}:{report.last_hash}")
+        if not witnesses and state is None:
+            print("note: without --witness or --state, removal of the newest entries cannot be detected")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _list(args: argparse.Namespace) -> int:
+    report = verify(args.log, load_initial_key(args.key) if args.key else None)
+    filters = listing.Filters(
+        since=listing.parse_moment(args.since) if args.since else None,
+        until=listing.parse_moment(args.until, end_of_day=True) if args.until else None,
+        incident=args.incident,
+        client=args.client,
+        events=frozenset(args.event or ()),
+    )
+    shown = listing.write(listing.rows(scan(args.log), filters, report.stopped_at_line), args.format)
+    if shown == 0:
+        print("no entries match", file=sys.stderr)
+    if report.ok:
+        checked = "exact bytes, chain and MACs" if args.key else "exact bytes and chain; MACs need --key"
+        print(f"verified: {report.entries} entries ({checked})", file=sys.stderr)
+        return EXIT_OK
+    print_verdict(report, sys.stderr)
+    return EXIT_FAILED
+
+
+def _check(args: argparse.Namespace) -> int:
+    report = verify(args.log, load_initial_key(args.key) if args.key else None)
+    incident_dir = args.incidents or args.log.parent
+    findings = account(trails(entries(args.log)), incident_dir)
+    for finding in findings:
+        print(f"{finding.incident}: {finding.problem}")
+    if not report.ok:
+        print_verdict(report, sys.stderr)
+    if not findings:
+        print(f"every incident has a start, a close and its file in {incident_dir} or a deletion entry")
+    return EXIT_OK if report.ok and not findings else EXIT_FAILED
+
+
+def _report(args: argparse.Namespace) -> int:
+    from recorder.audit.report import Period, build_room
+    from recorder.audit.report_html import render
+
+    keys = args.key or []
+    if keys and len(keys) != len(args.log):
+        raise AuditError(f"give one --key per log ({len(args.log)} logs, {len(keys)} keys)")
+    period = Period(
+        listing.parse_moment(args.since) if args.since else None,
+        listing.parse_moment(args.until, end_of_day=True) if args.until else None,
+    )
+    now = datetime.now(UTC)
+    rooms = [
+        build_room(log, keys[n] if keys else None, period, args.retention_days, now)
+        for n, log in enumerate(args.log)
+    ]
+    html = render(rooms, period, now)
+    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(html)
+    bad = [room.room for room in rooms if not room.verdict.ok or room.findings]
+    incidents = sum(len(room.rows) for room in rooms)
+    verdict = (
+        f"problems in {', '.join(bad)}" if bad else "every log verifies and every incident is accounted for"
+    )
+    print(f"{args.output}: {incidents} incidents in {len(rooms)} room(s); {verdict}")
+    return EXIT_FAILED if bad else EXIT_OK

@@ -1,0 +1,80 @@
+"""With the audit log at hand, tell a complete incident file from one cut by a crash and one damaged
+afterwards: `incident_closed` records the chunks and plaintext bytes the writer finished with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recorder.audit.reader import entries
+from recorder.audit.trail import IncidentTrail, trails
+from recorder.errors import AuditError
+from recorder.incident.age_reader import DecryptResult
+
+COMPLETE, TRUNCATED, DAMAGED = "complete", "truncated", "damaged"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # COMPLETE, TRUNCATED (cut by a crash, as the log expects) or DAMAGED
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.kind != DAMAGED
+
+    def line(self) -> str:
+        return f"{self.kind.upper()}: {self.detail}"
+
+
+def classify(incident: str, decrypted: DecryptResult, log_path: Path) -> Verdict:
+    """Compare what decryption found with what the log says the writer wrote. Raises AuditError."""
+    try:
+        trail = trails(entries(log_path)).get(incident) or IncidentTrail(incident)
+    except OSError as error:
+        raise AuditError(f"{log_path}: cannot read the audit log ({error.strerror})") from None
+    found = f"{decrypted.chunks} chunks, {decrypted.plaintext_bytes} bytes"
+    if decrypted.dropped_tail_bytes:
+        found += f", then {decrypted.dropped_tail_bytes} bytes that fail authentication"
+    if trail.started is None:
+        return Verdict(DAMAGED, f"{incident} is not in {log_path.name}: no audited start (wrong log?)")
+    closed = trail.closed
+    if closed is None or trail.crash_cut or closed.data.get("error"):
+        return _cut_by_crash(closed.data if closed else None, decrypted, found)
+    written = _written(closed.data)
+    if written is None:
+        return Verdict(
+            TRUNCATED if decrypted.truncated else COMPLETE, f"{found}; the close entry has no counts"
+        )
+    if not decrypted.truncated and (decrypted.chunks, decrypted.plaintext_bytes) == written:
+        return Verdict(COMPLETE, f"{found}, as the log's incident_closed (seq {closed.seq}) records")
+    return Verdict(
+        DAMAGED,
+        f"the log closed it with {written[0]} chunks, {written[1]} bytes (seq {closed.seq}); the file gives "
+        f"{found}: it was altered or cut after it was closed",
+    )
+
+
+def _cut_by_crash(closed: dict[str, Any] | None, decrypted: DecryptResult, found: str) -> Verdict:
+    """No regular close: the writer stopped early (crash or write error). The count start-up recovery
+    recorded is a floor; after a write error the counts are what the writer attempted."""
+    written = _written(closed) if closed and not closed.get("error") else None
+    if written is not None and decrypted.chunks < written[0]:
+        return Verdict(DAMAGED, f"recovery recorded {written[0]} chunks; the file now gives {found}")
+    if not decrypted.truncated:
+        return Verdict(COMPLETE, f"{found}; the log has no regular close (the writer stopped after the end)")
+    why = (
+        f"the writer failed: {closed['error']}"
+        if closed and closed.get("error")
+        else "no regular close in the log"
+    )
+    return Verdict(TRUNCATED, f"cut by a crash ({why}); {found} recovered")
+
+
+def _written(data: dict[str, Any]) -> tuple[int, int] | None:
+    output = data.get("output")
+    if not isinstance(output, dict):
+        return None
+    chunks, plain = output.get("chunks"), output.get("plaintext_bytes")
+    return (chunks, plain) if isinstance(chunks, int) and isinstance(plain, int) else None
