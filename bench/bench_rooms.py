@@ -3,6 +3,7 @@ which every room keeps every frame and answers triggers within 50 ms at p99."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -150,7 +151,8 @@ def _section(
     largest = float(passing[-1].rooms if passing else 0)
     alone = "our camera source alone on one stream (the camera's own bytes)"
     per_room = [statistics.mean(best.cpu_per_room)]
-    section.add(Figure("max_rooms", "largest N that passes", "rooms", [largest], goal="value ≥ 64", digits=0))
+    tried = f"largest N that passes (tried up to {steps[-1].rooms})"
+    section.add(Figure("max_rooms", tried, "rooms", [largest], goal="value ≥ 64", digits=0))
     section.add(Figure("reader", alone, "% of a core", [reader]))
     section.add(Figure("per_room", f"per room at N = {best.rooms} (mean)", "% of a core", per_room, "reader",
                        f"value ≤ {CPU_LIMIT:g} %"))  # fmt: skip
@@ -159,6 +161,7 @@ def _section(
     section.tables.append(_table(steps))
     section.plots.append(_plot(ctx, steps))
     section.notes.append(f"frames the farm sent per camera: median {statistics.median(sent.values()):.0f}")
+    section.notes.append(_ceiling(best))
     return section
 
 
@@ -167,10 +170,7 @@ def _plot(ctx: Context, steps: list[Step]) -> Path:
         "mean": [statistics.mean(s.cpu_per_room) for s in steps],
         "max": [max(s.cpu_per_room) for s in steps],
     }
-    lost = {
-        "frames": [float(max(s.frames_missing)) for s in steps],
-        "audio blocks (20 ms)": [max(s.audio_missing_ms) / 20 for s in steps],
-    }
+    missing = {"frames (worst room)": [float(max(s.frames_missing)) for s in steps]}
     return plots.curve(
         ctx.plots / "rooms.png",
         "Rooms per box (2 cores): cost per room, triggers, completeness",
@@ -178,9 +178,31 @@ def _plot(ctx: Context, steps: list[Step]) -> Path:
         [
             ("CPU per room, % of a core", cpu, CPU_LIMIT),
             ("trigger ack p99, ms", {"p99": [s.p99_ms for s in steps]}, P99_LIMIT_MS),
-            ("missing from the pre-roll (worst room)", lost, 1.0),
+            ("frames missing from a pre-roll", missing, 1.0),
         ],
     )
+
+
+def _ceiling(step: Step) -> str:
+    """Where the box would run out, extrapolated from the largest passing step (not measured)."""
+    cores = os.cpu_count() or 1
+    per_room = statistics.mean(step.cpu_per_room) + step.farm_cpu / step.rooms
+    memory_mb = _mem_total_mb()
+    rss = statistics.mean(step.rss_mb)
+    by_cpu, by_memory = 100 * cores / per_room, memory_mb / rss
+    bound = "memory" if by_memory < by_cpu else "CPU"
+    return (
+        f"Extrapolated, not measured: at {per_room:.2f} % of a core per room (cameras included) the "
+        f"{cores} cores would be spent at about {by_cpu:.0f} rooms, and at {rss:.0f} MB of RSS per room "
+        f"the {memory_mb / 1000:.0f} GB of memory at about {by_memory:.0f}: {bound} bounds this box first."
+    )
+
+
+def _mem_total_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1000
+    return float("nan")
 
 
 def _table(steps: list[Step]) -> Table:

@@ -82,13 +82,15 @@ class Section:
 class Context:
     """How a module should run: `quick` is the CI smoke mode (tiny sizes, one run, figures only
     need to exist); `runs` how many times to repeat what is repeated; `work` a private scratch
-    directory; `plots` where PNGs go (shown on the page)."""
+    directory; `plots` where PNGs go (shown on the page); `soak_s`, `av_drift_s` how long the
+    opt-in long runs last."""
 
     quick: bool
     runs: int
     work: Path
     plots: Path
     soak_s: float = 0.0
+    av_drift_s: float = 0.0
 
     def log(self, message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)

@@ -66,6 +66,7 @@ def curve(
         if limit is not None:
             ax.axhline(limit, color="red", linewidth=0.8, linestyle="--", label="limit")
         ax.set_xlabel("rooms on the box", fontsize=8)
+        ax.set_ylim(bottom=0)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.grid(True, linewidth=0.3)
         ax.legend(fontsize=7)

@@ -33,7 +33,9 @@ MODULES = {
     "audit": "bench.bench_audit",  # written by another engineer: run when present
     "rooms": "bench.bench_rooms",
     "soak": "bench.bench_soak",
+    "av_drift": "bench.bench_av_drift",
 }
+LONG = {"soak": "--soak", "av_drift": "--av-drift"}  # run only when given a duration
 OPTIONAL = {"audit"}
 QUICK_SOAK_S = 6.0
 
@@ -42,7 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run",
         description="Run the benchmarks and write a results page (docs/benchmarks.md by default).",
-        epilog="A full run takes about 25 minutes on 2 cores, plus --soak. Run it on a quiet machine.",
+        epilog="A full run takes about 30 minutes on 2 cores, plus --soak and --av-drift. Run it on a "
+        "quiet machine: other work on it widens every range.",
     )
     parser.add_argument("--quick", action="store_true", help="CI smoke: tiny sizes, one run, every figure")
     parser.add_argument(
@@ -50,6 +53,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--soak", type=float, default=0.0, metavar="SECONDS", help="also soak one room this long (e.g. 3600)"
+    )
+    parser.add_argument(
+        "--av-drift",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="also record a camera and a microphone this long and measure A/V drift (e.g. 600)",
     )
     parser.add_argument("--only", default="", help=f"comma-separated modules: {','.join(MODULES)}")
     parser.add_argument("--out", type=Path, default=None, help="the page to write (PNGs go beside it)")
@@ -61,6 +71,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"unknown module(s): {', '.join(unknown)}")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    for name, flag in LONG.items():
+        if name in only and not getattr(args, flag[2:].replace("-", "_")) and not args.quick:
+            parser.error(f"--only {name} needs {flag} SECONDS")
     args.only = only
     if args.out is None:
         partial = args.quick or only
@@ -69,9 +82,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def selected(args: argparse.Namespace) -> list[str]:
+    """Every module, or those of --only; the long ones only when given a duration."""
+    durations = {"soak": args.soak or (QUICK_SOAK_S if args.quick else 0.0), "av_drift": args.av_drift}
     names = args.only or list(MODULES)
-    soak = args.soak or (QUICK_SOAK_S if args.quick else 0.0)
-    return [n for n in names if n != "soak" or soak or "soak" in args.only]
+    return [n for n in names if n not in LONG or durations[n]]
 
 
 def load(name: str) -> ModuleType | None:
@@ -126,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     plots.mkdir(parents=True)
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     runs = 1 if args.quick else args.runs
-    ctx = Context(args.quick, runs, work, plots, args.soak or (QUICK_SOAK_S if args.quick else 0.0))
+    soak_s = args.soak or (QUICK_SOAK_S if args.quick else 0.0)
+    ctx = Context(args.quick, runs, work, plots, soak_s, args.av_drift)
     header = {"date": datetime.date.today().isoformat(), **machine()}
     command = shlex.join(["bench/run", *(argv if argv is not None else sys.argv[1:])])
     make_clip(work / "camera.mkv")  # shared by the modules that need camera-sized frames
