@@ -29,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.figures import Context, Figure, Section
 from recorder.demo import set_up_room
 from recorder.incident.export import export
 from recorder.sources.test_pattern import TestPatternConfig, has_sync_marker
@@ -145,6 +146,40 @@ def report(pairs: list[tuple[float, float]], label: str) -> None:
         f"max {o.max():+.1f} ms, max |offset| {np.abs(o).max():.1f} ms"
     )
     print(f"  linear drift: {slope * 600:+.2f} ms per 10 min (fit {intercept:+.1f} ms at t=0)")
+
+
+def _stats(pairs: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """(mean offset ms, its sd, linear drift in ms per 10 min)."""
+    t = np.array([p[0] for p in pairs])
+    o = np.array([p[1] for p in pairs])
+    slope, _ = np.polyfit(t, o, 1)
+    return float(o.mean()), float(o.std()), float(slope * 600)
+
+
+def measure(ctx: Context) -> Section:
+    """For `bench/run --av-drift SECONDS`: the same recording, as figures on the page."""
+    root = ctx.work / "av-drift"
+    root.mkdir()
+    mkv, counters = record(root, ctx.av_drift_s, "adc")
+    section = Section(
+        "av_drift",
+        f"A/V offset and drift over {ctx.av_drift_s / 60:g} minutes (camera + microphone)",
+        "A marker server drives an HTTP camera (320×240@15, a white square in the first frame of every "
+        "second) and a PulseAudio pipe source (a 1 kHz burst at the start of every second) on one "
+        f"schedule; the daemon records both through OpenCV and PortAudio for {ctx.av_drift_s:g} s "
+        "(`adc` timestamps). Offset: audio marker minus video marker, every second, in the incident "
+        "and in its MP4 export (decoded).",
+    )
+    for key, label, pairs in (
+        ("mkv", "incident (Matroska)", offsets(mkv)),
+        ("mp4", "MP4 export", mp4_offsets(mkv)),
+    ):
+        mean, sd, drift = _stats(pairs)
+        section.add(Figure(f"{key}_offset", f"{label}: mean offset", "ms", [mean], digits=1))
+        section.add(Figure(f"{key}_sd", f"{label}: offset sd", "ms", [sd], digits=1))
+        section.add(Figure(f"{key}_drift", f"{label}: linear drift", "ms per 10 min", [drift], goal="≈ 0"))
+    section.notes.append(f"counters: {json.dumps(counters)}")
+    return section
 
 
 def print_command(counters: dict[str, int], args: argparse.Namespace) -> None:

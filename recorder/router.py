@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import threading
 
-from recorder.clock import Clock
+import structlog
+
+from recorder.clock import NS_PER_S, Clock
 from recorder.incident.writer import IncidentWriter
 from recorder.packet import Packet, StreamKind
 from recorder.ring import EncryptedRing, RingSnapshot
+
+RING_REPORT_S = 2.0
+"""How often `tick` logs the ring's size (`ring_occupancy`, debug level: `recorder --log-level debug`)."""
+
+log = structlog.get_logger()
 
 
 class PacketRouter:
@@ -22,6 +29,7 @@ class PacketRouter:
         self._audio_in_pre_roll = audio_in_pre_roll
         self._lock = threading.Lock()
         self._writer: IncidentWriter | None = None
+        self._next_report_ns = 0
 
     def on_packet(self, packet: Packet) -> None:
         """Called from capture threads. Never blocks on disk."""
@@ -49,9 +57,16 @@ class PacketRouter:
             return writer
 
     def tick(self) -> None:
-        """Evict expired packets and rotate keys even when no packet arrives (e.g. camera gone)."""
+        """Evict expired packets and rotate keys even when no packet arrives (e.g. camera gone);
+        every RING_REPORT_S, log the ring's size at debug level."""
         with self._lock:
-            self._ring.evict(self._clock.monotonic_ns())
+            now = self._clock.monotonic_ns()
+            self._ring.evict(now)
+            if now < self._next_report_ns:
+                return
+            self._next_report_ns = now + round(RING_REPORT_S * NS_PER_S)
+            size, packets = self._ring.size_bytes, len(self._ring)
+        log.debug("ring_occupancy", bytes=size, packets=packets)
 
     def shutdown(self) -> None:
         with self._lock:

@@ -29,7 +29,7 @@ class Writable(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class VideoParams:
-    """The video track: frame size, and the nominal frame rate as a hint for players."""
+    """The video track: frame size, and the nominal frame rate (each frame's duration in the file)."""
 
     width: int
     height: int
@@ -97,10 +97,12 @@ class MatroskaMuxer:
     def _add_video(self, video: VideoParams) -> av.video.stream.VideoStream:
         if video.width <= 0 or video.height <= 0:
             raise ValueError(f"bad video size {video.width}x{video.height}")
-        rate = Fraction(video.fps).limit_denominator(1001) if video.fps else None
-        stream = self._container.add_mux_stream(
-            "mjpeg", rate=rate, width=video.width, height=video.height, time_base=MS
-        )
+        # No frame rate on the track (Matroska's DefaultDuration): the header is written before the
+        # duration is known, and with a declared rate libavformat reads a single frame, sees no
+        # video bit rate and estimates the duration from the file size and the PCM track's bit rate
+        # alone (a 90 s incident declared 1,020 s). Without it, players show no duration instead;
+        # the frame rate is still found from the timestamps, and `recorder export` writes both.
+        stream = self._container.add_mux_stream("mjpeg", width=video.width, height=video.height, time_base=MS)
         assert isinstance(stream, av.video.stream.VideoStream)
         return stream
 

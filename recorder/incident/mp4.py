@@ -20,6 +20,10 @@ jitter (Matroska's 1 ms rounding, a steered microphone clock) and the samples st
 larger gaps (a dropout, a reconnect) become silence and larger overlaps are trimmed. A 1 ms
 tolerance dropped and padded real samples at every jittery block and drifted by ~2 ms/s."""
 
+X264_OPTIONS = {"crf": "23", "preset": "veryfast"}
+"""The frames keep their size and timestamps; CRF 23 is x264's default quality. Speed and quality
+against the JPEGs of this and other presets: docs/benchmarks.md, "Export"."""
+
 if TYPE_CHECKING:
     AnyPacket = av.Packet[av.stream.Stream]  # generic only in the stubs
 else:
@@ -28,8 +32,15 @@ else:
 log = structlog.get_logger()
 
 
+Frame = av.VideoFrame | av.AudioFrame
+
+
 class Mp4Encoder:
-    """Decodes MJPEG/PCM packets and encodes them to H.264 (libx264) and AAC in an MP4 container."""
+    """Decodes MJPEG/PCM packets and encodes them to H.264 (libx264) and AAC in an MP4 container.
+
+    Two halves that may run on two threads: `prepare` (decoding, and converting video for H.264)
+    touches only the input's decoders; `encode` and `finish` touch only the output's encoders.
+    """
 
     def __init__(self, out: av.container.OutputContainer, streams: list[av.stream.Stream]) -> None:
         self._out = out
@@ -43,46 +54,59 @@ class Mp4Encoder:
 
     def _add_video(self, src: av.video.stream.VideoStream) -> av.video.stream.VideoStream:
         rate = src.average_rate or Fraction(15)
-        stream = self._out.add_stream("libx264", rate=rate, options={"crf": "23", "preset": "veryfast"})
+        stream = self._out.add_stream("libx264", rate=rate, options=dict(X264_OPTIONS))
         stream.width = src.codec_context.width
         stream.height = src.codec_context.height
         stream.pix_fmt = "yuv420p"
         stream.codec_context.time_base = MS
+        # Frame threads: `encode` hands a frame over and returns while x264 codes earlier ones.
+        stream.codec_context.thread_type = "FRAME"
         return stream
 
-    def add(self, packet: AnyPacket) -> None:
-        """Decode one input packet and encode what it holds; undecodable packets are skipped."""
+    def prepare(self, packet: AnyPacket) -> list[Frame]:
+        """Decode one input packet; video comes back ready for H.264. Undecodable packets give []."""
         if packet.stream.index not in (self._video_index, self._audio_index):
-            return
+            return []
         try:
             frames = packet.decode()
         except av.error.FFmpegError as exc:
             log.warning("packet_undecodable", stream=packet.stream.index, pts=packet.pts, error=str(exc))
-            return
+            return []
+        ready: list[Frame] = []
         for frame in frames:
-            if isinstance(frame, av.VideoFrame):
-                self._add_video_frame(frame)
+            if isinstance(frame, av.VideoFrame) and self._video is not None:
+                ready.extend(self._convert_video(frame))
             elif isinstance(frame, av.AudioFrame) and self._audio is not None:
-                self._audio.add(frame)
+                ready.append(frame)
+        return ready
 
-    def _add_video_frame(self, frame: av.VideoFrame) -> None:
-        stream = self._video
-        if stream is None or frame.pts is None or frame.time_base is None:
-            return
+    def _convert_video(self, frame: av.VideoFrame) -> list[av.VideoFrame]:
+        assert self._video is not None
+        if frame.pts is None or frame.time_base is None:
+            return []
         ms = max(round(frame.pts * frame.time_base * 1000), self._last_video_ms + 1)
         self._last_video_ms = ms
         # JPEG is full range; H.264 for sharing is limited ("TV") range, which players assume.
         full = frame.color_range == ColorRange.JPEG or frame.format.name.startswith("yuvj")
         out = frame.reformat(
-            width=stream.width,
-            height=stream.height,
+            width=self._video.width,
+            height=self._video.height,
             format="yuv420p",
             src_color_range=ColorRange.JPEG if full else ColorRange.MPEG,
             dst_color_range=ColorRange.MPEG,
         )
         out.pts = ms
         out.time_base = MS
-        self._out.mux(stream.encode(out))
+        return [out]
+
+    def encode(self, frames: list[Frame]) -> None:
+        """Encode and mux what `prepare` returned."""
+        for frame in frames:
+            if isinstance(frame, av.VideoFrame):
+                assert self._video is not None
+                self._out.mux(self._video.encode(frame))
+            elif self._audio is not None:
+                self._audio.add(frame)
 
     def finish(self) -> None:
         """Flush both encoders."""

@@ -139,7 +139,7 @@ def test_flood_from_one_client_does_not_delay_another_clients_trigger(
     victim.close()
     assert counts["sent"] >= FLOOD_RATE * FLOOD_S * 0.7, counts  # it really was a flood
     assert counts["rate_limited"] >= counts["sent"] / 2, counts  # and most of it was refused
-    # Generous bounds: the point is "not starved", not a benchmark (see bench/bench_trigger_latency.py).
+    # Generous bounds: the point is "not starved", not a benchmark (see bench/bench_latency.py).
     assert statistics.median(loaded) < 5 * statistics.median(unloaded) + 0.020, (unloaded, loaded)
     assert max(loaded) < 0.5, loaded
     status = daemon.client().status()

@@ -15,11 +15,15 @@ import numpy as np
 import pytest
 
 from recorder.errors import IncidentFormatError
+from recorder.incident.age_keys import Identity, write_identity_file
+from recorder.incident.age_writer import open_incident_file
 from recorder.incident.export import ExportResult, export, probe
 from recorder.incident.matroska import MatroskaMuxer, VideoParams, is_truncated
+from recorder.incident.output import T0_MARGIN_NS, AgeMatroskaOutput
 from recorder.packet import Packet, StreamKind
 from recorder.sources.test_pattern import TestPatternConfig, decode_frame_number, frames_from, has_sync_marker
 from recorder.sources.test_tone import TestToneConfig, blocks_from, find_sync_onsets
+from tests.support import needs_tools
 
 T0 = 42_000_000_000
 SECONDS = 10
@@ -310,3 +314,41 @@ def test_mp4_audio_keeps_its_samples_when_timestamps_jitter(tmp_path: Path) -> N
     mkv_onsets, mp4_onsets = _audio_onsets(src), _audio_onsets(dst)
     assert len(mp4_onsets) == len(mkv_onsets) == 20
     assert max(abs(a - b) for a, b in zip(mkv_onsets, mp4_onsets, strict=True)) < 0.005
+
+
+def _stock_age_incident(tmp_path: Path, packets: list[Packet], video: VideoParams | None) -> Path:
+    """An incident written as the daemon writes it, decrypted with the stock `age -d`."""
+    identity = Identity.generate()
+    write_identity_file(tmp_path / "officer.txt", identity)
+    output = AgeMatroskaOutput(
+        open_incident_file(tmp_path / "incident.age", [identity.recipient]), video, audio=True
+    )
+    for packet in packets:
+        output.write(packet)
+    output.close()
+    mkv = tmp_path / "incident.mkv"
+    cmd = ["age", "-d", "-i", str(tmp_path / "officer.txt"), "-o", str(mkv), str(tmp_path / "incident.age")]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+    return mkv
+
+
+def _ffprobe_durations(path: Path) -> list[float | None]:
+    """The file's declared duration, then each stream's, as ffprobe reports them (None: none)."""
+    cmd = ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=duration", "-of", "json"]
+    found = json.loads(subprocess.run([*cmd, str(path)], capture_output=True, check=True).stdout)
+    entries = [found["format"], *found["streams"]]
+    return [float(e["duration"]) if "duration" in e else None for e in entries]
+
+
+@needs_tools("age", "ffprobe")
+@pytest.mark.parametrize("with_video", [True, False], ids=["video+audio", "audio-only"])
+def test_stock_age_decrypted_incident_declares_no_wrong_duration(tmp_path: Path, with_video: bool) -> None:
+    """The Matroska inside an incident is written front to back and cannot hold its duration; a
+    player must then see no duration rather than one guessed from the PCM track's bit rate (the
+    JPEG frames made a 90 s incident declare 1,020 s)."""
+    packets = _packets() if with_video else list(blocks_from(TestToneConfig(), T0, SECONDS * 50))
+    mkv = _stock_age_incident(tmp_path, packets, VIDEO if with_video else None)
+    span_s = SECONDS + T0_MARGIN_NS / 1e9  # the file's time 0 lies T0_MARGIN_NS before the first packet
+    for declared in _ffprobe_durations(mkv):
+        assert declared is None or declared == pytest.approx(span_s, rel=0.01)
+    assert probe(mkv).video_frames == (SECONDS * 15 if with_video else 0)

@@ -92,3 +92,12 @@ def test_thread_catches_up_when_t0_is_in_the_past() -> None:
     source.stop()
     assert len(got) >= 10
     assert [p.seq for p in got] == list(range(len(got)))
+
+
+@pytest.mark.parametrize("block_samples", [960, 700, 48_000])
+def test_blocks_cut_from_the_cached_seconds_equal_the_rendered_blocks(block_samples: int) -> None:
+    config = TestToneConfig(block_samples=block_samples)
+    firsts = [0, 48_000 // block_samples - 1, 3 * 48_000 // block_samples + 1]  # incl. across a second
+    for first in firsts:
+        for packet in blocks_from(config, t0_ns=0, count=3, first=first):
+            assert packet.payload == render_block(config, packet.seq).tobytes()
