@@ -147,6 +147,11 @@ class AuditLog:
         for rolled, end in decision.roll_forward:
             state = state.advanced(rolled.hash, end)
             log.warning("audit_state_completed", seq=rolled.seq, reason="crash before the key update")
+        if decision.roll_forward and not tail[: decision.good_end - start].endswith(b"\n"):
+            _write_all(self._log_fd, b"\n")  # the last entry was whole but for its newline: complete it
+            os.fsync(self._log_fd)
+            state = state.at_size(decision.good_end + 1)
+            size += 1
         cut = tail[max(0, decision.good_end - start) :]
         if cut and not cut.endswith(b"\n"):
             _write_all(self._log_fd, b"\n")  # end the torn line, so the next entry starts on its own

@@ -50,7 +50,7 @@ def plan(tail: bytes, tail_offset: int, state: WriterState, log_exists: bool) ->
     for offset, raw in lines:
         if offset < anchor:
             continue
-        entry = _decoded(raw)
+        entry = _decoded(raw if raw.endswith(b"\n") else raw + b"\n")  # whole but for its newline?
         if entry is None or entry.seq != expected or entry.prev != prev or not entry.mac_ok(key):
             break
         rolled.append((entry, offset + len(raw)))

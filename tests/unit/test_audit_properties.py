@@ -181,6 +181,9 @@ def test_a_torn_tail_followed_by_a_restart_is_sealed_and_visible(
         AuditLog(log.path).close()  # the restart
         report = verify(log.path, log.key)
         assert report.ok, report.problems
+        if torn_from[:cut] + b"\n" == torn_from:  # only the newline was lost: the entry is completed
+            assert report.entries == seq + 1 and log.path.read_bytes().endswith(torn_from)
+            return
         assert (
             report.notes and report.notes[0].startswith(f"line {seq + 1}: ") and "sealed" in report.notes[0]
         )

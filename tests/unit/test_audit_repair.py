@@ -46,6 +46,22 @@ def test_a_torn_last_line_fails_until_the_writer_seals_it(tmp_path: Path) -> Non
     assert writer.repairs[0]["event"] == "tail_sealed"
 
 
+def test_an_entry_that_lost_only_its_newline_is_completed_at_start(tmp_path: Path) -> None:
+    """A power cut after the entry's bytes but before its newline (and before the key update)."""
+    path, key = make_log(tmp_path, 4)
+    state = read_state_file(Path(f"{path}.key"))
+    writer = AuditLog(path)
+    writer.append("clear")
+    writer.close()
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-1])  # the last entry without its newline
+    Path(f"{path}.key").write_bytes(state.encode())  # the key update never happened
+    AuditLog(path).close()  # the restart
+    report = verify(path, key)
+    assert report.ok, report.problems
+    assert report.entries == 5 and path.read_bytes() == whole
+
+
 def test_a_seal_that_does_not_describe_the_bytes_fails(tmp_path: Path) -> None:
     path, key = make_log(tmp_path, 3)
     path.write_bytes(path.read_bytes() + TORN)
