@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 import panic_button.cli
 import recorder.cli
@@ -17,6 +19,18 @@ from recorder.audit.log import AuditLog
 from recorder.demo import set_up_room
 from recorder.incident.age_keys import Identity, write_identity_file
 from recorder.incident.age_writer import open_incident_file
+
+
+@pytest.fixture(autouse=True)
+def _logging_left_as_found(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The in-process main() calls here configure structlog for the whole test process: keep them from
+    leaving cached, info-filtered loggers behind for later tests (e.g. the router's debug report)."""
+    configure = structlog.configure
+    monkeypatch.setattr(
+        structlog, "configure", lambda **kw: configure(**{**kw, "cache_logger_on_first_use": False})
+    )
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="module")
