@@ -153,11 +153,13 @@ def _assert_closed_truncated(faulty: FaultyDaemon, incident: str, why: str) -> N
 @pytest.mark.parametrize("step", ["control", "allowlist", "room", "state_publisher"])
 def test_exception_in_a_loop_step_is_logged_degraded_and_survived(idle: FaultyDaemon, step: str) -> None:
     idle.arm({"point": f"loop.{step}", "error": "exception", "times": 1 if step == "allowlist" else 3})
-    if step == "allowlist":
-        for _ in range(2):  # the first reload fails, the second succeeds
-            idle.daemon.process.send_signal(signal.SIGHUP)
-            time.sleep(0.2)
     deadline = time.monotonic() + 5
+    if step == "allowlist":  # the first reload fails; once that is audited, the second succeeds
+        idle.daemon.process.send_signal(signal.SIGHUP)
+        while not [e for e in idle.audit("source_failed") if e["data"]["source"] == step]:
+            assert time.monotonic() < deadline, "allowlist: the failed reload was not audited"
+            time.sleep(0.05)
+        idle.daemon.process.send_signal(signal.SIGHUP)
     while not [e for e in idle.audit("source_recovered") if e["data"]["source"] == step]:
         assert time.monotonic() < deadline, f"{step}: no failure and recovery audited"
         time.sleep(0.05)
