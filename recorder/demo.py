@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,23 @@ class DemoRoom:
     endpoint: str
 
 
+_handed_out: set[int] = set()
+_handed_out_lock = (
+    threading.Lock()
+)  # taken by any thread asking for a port (benchmarks run modules in threads)
+
+
 def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port that is free now and was not handed out before by this process: a port that was
+    closed again is free in the kernel's eyes and could otherwise go to two callers before either binds."""
+    with _handed_out_lock:
+        while True:
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                port: int = sock.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
 
 
 def write_room_config(

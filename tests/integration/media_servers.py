@@ -23,16 +23,12 @@ import numpy as np
 import numpy.typing as npt
 
 from recorder.clock import NS_PER_S
+from recorder.demo import free_tcp_port
 from recorder.packet import Packet
 from recorder.sources.test_pattern import TestPatternConfig, encode_jpeg, has_sync_marker, render_frame
 from recorder.sources.test_tone import TestToneConfig, find_sync_onsets, render_block
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+free_port = free_tcp_port  # one registry of handed-out ports per process (recorder/demo.py)
 
 
 def _wait_until(predicate: object, timeout_s: float, what: str) -> None:
