@@ -17,15 +17,16 @@ if TYPE_CHECKING:
     from recorder.config import RoomConfig
 
 
-def _checked_config(path: Path) -> tuple[RoomConfig, list[str]]:
+def _checked_config(path: Path, beside_running: bool = False) -> tuple[RoomConfig, list[str]]:
     """The config and its preflight warnings; raises ConfigError with the message that both
-    `check-config` and `run` print, every problem on its own line under the file's name."""
+    `check-config` and `run` print, every problem on its own line under the file's name.
+    `beside_running`: the room's own running daemon may hold its ports (see `preflight`)."""
     from recorder.config import load_config
     from recorder.preflight import preflight
 
     try:
         config = load_config(path)
-        report = preflight(config)
+        report = preflight(config, path if beside_running else None)
     except ConfigError as error:
         problems = str(error).splitlines()
     else:
@@ -44,7 +45,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    config, warnings = _checked_config(args.config)
+    config, warnings = _checked_config(args.config, beside_running=True)
     for line in warnings:
         print(f"  warning: {line}", file=sys.stderr)
     print(

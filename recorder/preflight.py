@@ -20,6 +20,7 @@ from zmq.utils import z85
 from recorder.config import RoomConfig, VideoKind
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import find_identity_files
+from recorder.port_owner import listener_pid, runs_config
 
 
 @dataclass
@@ -28,9 +29,13 @@ class Preflight:
     warnings: list[str] = field(default_factory=list)
 
 
-def preflight(config: RoomConfig) -> Preflight:
+def preflight(config: RoomConfig, beside_running: Path | None = None) -> Preflight:
     """Everything `run` would trip over, without creating anything: key files, enrolled clients,
-    storage and audit paths, the endpoints (bound and released), age identities on the device."""
+    storage and audit paths, the endpoints (bound and released), age identities on the device.
+
+    `beside_running`: the config file, when checking it beside the room's running daemon
+    (`check-config` before a restart): a port held by `recorder run --config` of that same file is
+    then a warning, not a problem."""
     report = Preflight()
     _check_server_key(config.control.server_secret_key, report)
     _check_clients(config.control.authorized_clients, report)
@@ -38,7 +43,7 @@ def preflight(config: RoomConfig) -> Preflight:
     _check_identities_on_device(config, report)
     _check_camera(config, report)
     if not report.problems:  # only bind once the rest is sound: binding is the costliest check
-        _check_endpoints(config, report)
+        _check_endpoints(config, report, beside_running)
     return report
 
 
@@ -189,7 +194,7 @@ def _check_camera(config: RoomConfig, report: Preflight) -> None:
         report.warnings.append(f"video.device: no such camera: {target} (the room starts degraded)")
 
 
-def _check_endpoints(config: RoomConfig, report: Preflight) -> None:
+def _check_endpoints(config: RoomConfig, report: Preflight, beside_running: Path | None) -> None:
     control = config.control
     if control.endpoint == control.state_endpoint:
         report.problems.append(
@@ -203,10 +208,27 @@ def _check_endpoints(config: RoomConfig, report: Preflight) -> None:
             ("control.state_endpoint", control.state_endpoint),
         ):
             problem = _try_bind(context, endpoint)
-            if problem:
+            if not problem:
+                continue
+            owner = _own_daemon(endpoint, beside_running)
+            if owner is not None:
+                report.warnings.append(
+                    f"{where}: {endpoint} is held by this room's running daemon (pid {owner}); "
+                    "it is free again once that daemon stops (a restart)"
+                )
+            else:
                 report.problems.append(f"{where}: cannot bind {endpoint}: {problem}")
     finally:
         context.term()
+
+
+def _own_daemon(endpoint: str, config_file: Path | None) -> int | None:
+    """The pid of the running `recorder run --config CONFIG_FILE` that holds `endpoint`'s port."""
+    port = endpoint.rsplit(":", 1)[-1]
+    if config_file is None or not endpoint.startswith("tcp://") or not port.isdigit():
+        return None
+    pid = listener_pid(int(port))
+    return pid if pid is not None and runs_config(pid, config_file) else None
 
 
 def _try_bind(context: zmq.Context[Any], endpoint: str) -> str | None:

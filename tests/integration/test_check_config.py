@@ -19,7 +19,7 @@ from recorder.config import parse_config
 from recorder.demo import DemoRoom, set_up_room
 from recorder.errors import ConfigError
 from recorder.incident import bech32
-from tests.support import needs_tools
+from tests.support import needs_tools, start_daemon
 
 Setup = Callable[[DemoRoom, contextlib.ExitStack], str]
 
@@ -205,3 +205,27 @@ def test_the_config_accepts_a_recipient_exactly_when_stock_age_does(tmp_path: Pa
     verdicts = [(_config_accepts(text, room), _age_accepts(text)) for text in candidates]
     assert [ours for ours, _ in verdicts] == [theirs for _, theirs in verdicts]
     assert verdicts[0] == (True, True) and verdicts[-1] == (True, True)
+
+
+def test_check_config_beside_the_rooms_running_daemon_warns_and_run_still_refuses(tmp_path: Path) -> None:
+    """Before an upgrade's restart a technician checks the config while the room runs: the room's own
+    daemon holding its ports is not a problem for `check-config`; a second `run` is refused."""
+    room = set_up_room(tmp_path / "room", pre_roll_s=1.0, post_roll_s=0.5)
+    daemon = start_daemon(room)
+    try:
+        checked = recorder("check-config", str(room.config))
+        assert checked.returncode == 0, checked.stderr
+        assert f"held by this room's running daemon (pid {daemon.process.pid})" in checked.stderr
+        second = recorder("run", "--config", str(room.config))
+        assert second.returncode == 2
+        assert f"control.endpoint: cannot bind {room.endpoint}: Address already in use" in second.stderr
+    finally:
+        daemon.stop()
+
+
+def test_a_port_held_by_another_program_is_still_a_problem_for_check_config(tmp_path: Path) -> None:
+    room = set_up_room(tmp_path / "room", pre_roll_s=1.0, post_roll_s=0.5)
+    with contextlib.ExitStack() as stack:
+        expected = port_in_use(room, stack)
+        checked = recorder("check-config", str(room.config))
+    assert checked.returncode == 2 and expected in checked.stderr
