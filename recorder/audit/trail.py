@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from recorder.audit.entry import Entry
+from recorder.incident.ids import parse_incident_id
 
-_INCIDENT_ID = re.compile(r"^(?P<room>.+)-(?P<stamp>\d{8}T\d{6}Z)-[0-9a-f]{6}$")
 JUSTIFICATION_DUE = timedelta(hours=24)
-CRASH_CLOSES = frozenset({"interrupted"})
-"""`incident_closed.why` values that mean the writer did not finish the file (start-up recovery)."""
+CLOSING_EVENTS = ("incident_closed", "incident_interrupted")
+"""`incident_interrupted` is start-up recovery's close of an incident whose run ended without one."""
 
 
 def parse_time(text: str) -> datetime:
@@ -23,15 +22,13 @@ def parse_time(text: str) -> datetime:
 
 def incident_start_from_id(incident: str) -> datetime | None:
     """The start time written into an incident id (`ROOM-YYYYMMDDTHHMMSSZ-xxxxxx`), or None."""
-    match = _INCIDENT_ID.match(incident)
-    if match is None:
-        return None
-    return datetime.strptime(match["stamp"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    parsed = parse_incident_id(incident)
+    return parsed[1] if parsed else None
 
 
 def room_from_id(incident: str) -> str | None:
-    match = _INCIDENT_ID.match(incident)
-    return match["room"] if match else None
+    parsed = parse_incident_id(incident)
+    return parsed[0] if parsed else None
 
 
 @dataclass
@@ -52,7 +49,7 @@ class IncidentTrail:
 
     @property
     def closed(self) -> Entry | None:
-        found = self._events("incident_closed")
+        found = self._events(*CLOSING_EVENTS)
         return found[-1] if found else None
 
     @property
@@ -109,7 +106,7 @@ class IncidentTrail:
     @property
     def crash_cut(self) -> bool:
         closed = self.closed
-        return closed is not None and closed.data.get("why") in CRASH_CLOSES
+        return closed is not None and closed.event == "incident_interrupted"
 
 
 def trails(entries: Iterable[Entry]) -> dict[str, IncidentTrail]:

@@ -57,11 +57,14 @@ def classify(incident: str, decrypted: DecryptResult, log_path: Path) -> Verdict
 
 
 def _cut_by_crash(closed: dict[str, Any] | None, decrypted: DecryptResult, found: str) -> Verdict:
-    """No regular close: the writer stopped early (crash or write error). The count start-up recovery
-    recorded is a floor; after a write error the counts are what the writer attempted."""
-    written = _written(closed) if closed and not closed.get("error") else None
-    if written is not None and decrypted.chunks < written[0]:
-        return Verdict(DAMAGED, f"recovery recorded {written[0]} chunks; the file now gives {found}")
+    """No regular close: the writer stopped early (crash, or a write error). What the log recorded
+    then is the file's layout at that moment (start-up recovery's `incident_interrupted`, or a
+    failed writer's `incident_closed`): a floor the file may never fall below."""
+    floor = _chunks_on_disk(closed) if closed else None
+    if floor is not None and decrypted.chunks < floor:
+        return Verdict(
+            DAMAGED, f"the log recorded {floor} complete chunks on disk; the file now gives {found}"
+        )
     if not decrypted.truncated:
         return Verdict(COMPLETE, f"{found}; the log has no regular close (the writer stopped after the end)")
     why = (
@@ -70,6 +73,13 @@ def _cut_by_crash(closed: dict[str, Any] | None, decrypted: DecryptResult, found
         else "no regular close in the log"
     )
     return Verdict(TRUNCATED, f"cut by a crash ({why}); {found} recovered")
+
+
+def _chunks_on_disk(data: dict[str, Any]) -> int | None:
+    """`chunks` of `incident_interrupted`, or `output.chunks` of a failed writer's close."""
+    output = data.get("output")
+    chunks = output.get("chunks") if isinstance(output, dict) else data.get("chunks")
+    return chunks if isinstance(chunks, int) and not isinstance(chunks, bool) else None
 
 
 def _written(data: dict[str, Any]) -> tuple[int, int] | None:

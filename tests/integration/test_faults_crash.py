@@ -111,3 +111,16 @@ def test_sigterm_during_recording_closes_the_incident_cleanly(history: CrashHist
     assert decrypt(history.room.root / "state" / closed[0]["file"], identities).truncated is False
     assert len(history.entries("daemon_stopped")) == 2
     assert len(history.entries("daemon_recovered")) == KILLS  # a clean stop leaves nothing to recover
+
+
+def test_export_with_the_log_calls_a_killed_incident_truncated_and_the_clean_one_complete(
+    history: CrashHistory, tmp_path: Path
+) -> None:
+    state = history.room.root / "state"
+    killed = history.killed[0][0]
+    for incident, verdict in ((killed, "TRUNCATED: cut by a crash"), (history.sigterm_incident, "COMPLETE")):
+        command = [sys.executable, "-m", "recorder", "export", str(state / f"{incident}.age"), "--quiet"]
+        command += ["--identity", str(history.room.officer_identity), "-o", str(tmp_path / f"{incident}.mkv")]
+        command += ["--audit", str(state / "audit.jsonl")]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and verdict in done.stdout, (incident, done.stdout, done.stderr)

@@ -54,8 +54,10 @@ def test_a_file_without_a_close_and_a_torn_end_was_cut_by_a_crash(tmp_path: Path
 
 
 def test_a_recovery_close_with_fewer_chunks_now_is_damage(tmp_path: Path) -> None:
-    log = _log(tmp_path, STARTED, _closed("interrupted", 3))
-    assert classify(INCIDENT, _decrypted(3, True), log).kind == TRUNCATED
+    interrupted = {"incident": INCIDENT, "file": f"{INCIDENT}.age", "exists": True, "bytes": 200_000}
+    interrupted |= {"chunks": 3, "tail_bytes": 900, "truncated": True}  # as start-up recovery writes it
+    log = _log(tmp_path, STARTED, ("incident_interrupted", interrupted))
+    assert classify(INCIDENT, _decrypted(3, True, dropped=900), log).kind == TRUNCATED
     assert classify(INCIDENT, _decrypted(2, True), log).kind == DAMAGED
 
 
@@ -67,9 +69,12 @@ def test_a_regular_close_needs_the_exact_counts(tmp_path: Path) -> None:
 
 
 def test_a_writer_failure_is_a_truncation_not_damage(tmp_path: Path) -> None:
-    log = _log(tmp_path, STARTED, _closed("post_roll_elapsed", 4, error="No space left on device"))
+    closed = {"incident": INCIDENT, "why": "write_failed", "output": {"chunks": 2, "tail_bytes": 10}}
+    closed |= {"error": "StorageError: No space left on device", "truncated": True}  # the room's shape
+    log = _log(tmp_path, STARTED, ("incident_closed", closed))
     verdict = classify(INCIDENT, _decrypted(2, True, dropped=10), log)
     assert verdict.kind == TRUNCATED and "No space left" in verdict.detail
+    assert classify(INCIDENT, _decrypted(1, True), log).kind == DAMAGED
 
 
 def test_an_incident_the_log_never_started_is_damaged(tmp_path: Path) -> None:
