@@ -54,7 +54,12 @@ def read_credentials(path: Path) -> Credentials:
     return Credentials(access, secret)
 
 
-def make_client(endpoint: str | None, credentials: Credentials | None, region: str = "us-east-1") -> S3Client:
+def make_client(
+    endpoint: str | None,
+    credentials: Credentials | None,
+    region: str = "us-east-1",
+    timeout_s: float = CONNECT_TIMEOUT_S,
+) -> S3Client:
     """A kept S3 client (path-style addressing, short timeouts, no retries of its own: the callers
     retry with their own backoff). Without `credentials`, boto3's standard chain is used
     (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials); without `endpoint`,
@@ -65,7 +70,7 @@ def make_client(endpoint: str | None, credentials: Credentials | None, region: s
     config = Config(
         s3={"addressing_style": "path"},
         retries={"max_attempts": 1, "mode": "standard"},
-        connect_timeout=CONNECT_TIMEOUT_S,
+        connect_timeout=timeout_s,
         read_timeout=READ_TIMEOUT_S,
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
