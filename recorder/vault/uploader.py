@@ -23,7 +23,7 @@ from recorder.durable import fsync_directory
 from recorder.errors import StorageError, VaultError
 from recorder.retention import hold_marker
 from recorder.vault.checkpoints import Cursor, Diverged, next_segment, resync, upload_segment, vault_cursor
-from recorder.vault.client import S3Client, describe, make_client, read_credentials
+from recorder.vault.client import S3Client, describe, error_code, make_client, read_credentials
 from recorder.vault.holds import set_legal_hold
 from recorder.vault.incidents import IncidentUpload, Stopped, upload_incident
 from recorder.vault.layout import Location, incident_key, room_location
@@ -247,6 +247,8 @@ class VaultUploader:
             self._log.error("vault_audit_failed", error=str(error))
             return
         detail = str(error) if isinstance(error, VaultError) else f"unreachable or refused: {describe(error)}"
+        if error_code(error) == "InvalidRequest":
+            detail += " (is Object Lock enabled on the bucket?)"
         if detail != self._failing:
             self._log.warning("vault_failed", detail=detail)
         if self._failing is None:
