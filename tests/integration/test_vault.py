@@ -289,3 +289,82 @@ def test_a_vault_killed_mid_upload_comes_back_and_the_upload_resumes_to_one_obje
     )
     assert [(name, healthy) for name, healthy, _ in health] == [("vault", False), ("vault", True)]
     assert not local.with_name(local.name + ".upload").exists()
+
+
+def _run_until(uploader: VaultUploader, done: Any, timeout_s: float = 15.0) -> None:
+    uploader.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not done() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        uploader.stop()
+
+
+def test_wrong_credentials_degrade_the_vault_and_fixing_the_file_recovers(
+    store: SeaweedFS, tmp_path: Path
+) -> None:
+    config, incident = _uploader_room(store, tmp_path, "room-c")
+    good = config.vault.credentials.read_text()
+    config.vault.credentials.write_text(good.replace("room-c-secret", "wrong-secret"))
+    health: list[tuple[str, bool, str]] = []
+    uploader = VaultUploader(config, lambda *report: health.append(report))
+
+    def refused_then_fixed() -> bool:
+        if health and len(health) == 1:
+            config.vault.credentials.write_text(good)  # no restart: the file is read again
+        return bool(_entries(config.storage.audit_path, "incident_uploaded"))
+
+    _run_until(uploader, refused_then_fixed)
+    assert health[0][:2] == ("vault", False) and "SignatureDoesNotMatch" in health[0][2]
+    assert health[1][:2] == ("vault", True)
+    assert config.storage.incident_path(incident).is_file()  # remove_local is off
+
+
+def test_a_bucket_without_object_lock_is_refused_and_the_incident_waits(
+    store: SeaweedFS, tmp_path: Path
+) -> None:
+    config, incident = _uploader_room(store, tmp_path, "room-p", bucket=PLAIN)
+    health: list[tuple[str, bool, str]] = []
+    _run_until(VaultUploader(config, lambda *report: health.append(report)), lambda: bool(health), 10.0)
+    assert health[0][:2] == ("vault", False) and "Object Lock" in health[0][2]
+    assert not store.client().list_objects_v2(Bucket=PLAIN).get("Contents")
+    assert config.storage.incident_path(incident).is_file()
+
+
+def test_remove_local_removes_only_after_the_verified_upload_and_audits_it(
+    store: SeaweedFS, tmp_path: Path
+) -> None:
+    config, incident = _uploader_room(store, tmp_path, "room-b", extra="remove_local = true\n")
+    log = config.storage.audit_path
+    _run_until(VaultUploader(config, lambda *_: None), lambda: bool(_entries(log, "incident_local_removed")))
+    uploaded, removed = _entries(log, "incident_uploaded")[-1], _entries(log, "incident_local_removed")[-1]
+    assert removed["seq"] > uploaded["seq"] and removed["data"]["sha256"] == uploaded["data"]["sha256"]
+    assert not config.storage.incident_path(incident).exists()
+    check = _cli("audit", "check", str(log))
+    assert "gone without" not in check.stdout, check.stdout
+
+
+def test_a_room_whose_vault_is_down_at_start_records_and_shows_degraded_vault(tmp_path: Path) -> None:
+    from recorder.vault.testing import free_ports
+
+    dead = SeaweedFS(tmp_path / "never-started", ports=free_ports(8))  # nothing listens on its ports
+    demo = _room(dead, tmp_path, "room-d")
+    check = _cli("check-config", str(demo.config))
+    assert check.returncode == 0 and "warning: vault: cannot reach" in check.stderr
+    daemon = start_daemon(demo)
+    try:
+        incident = record_incident(daemon, 0.3)
+        client = daemon.client()
+        try:
+            deadline = time.monotonic() + 10
+            while "vault" not in client.status()["degraded"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert client.status()["degraded"] == ["vault"]
+        finally:
+            client.close()
+    finally:
+        assert daemon.stop() == 0
+    assert demo.config.parent.joinpath("state", f"{incident}.age").is_file()
+    failed = _entries(daemon.state_dir / "audit.jsonl", "source_failed")
+    assert [entry["data"]["source"] for entry in failed] == ["vault"]
