@@ -34,6 +34,7 @@ MODULES = {
     "rooms": "bench.bench_rooms",
     "soak": "bench.bench_soak",
     "av_drift": "bench.bench_av_drift",
+    "vault": "bench.bench_vault",
 }
 LONG = {"soak": "--soak", "av_drift": "--av-drift"}  # run only when given a duration
 OPTIONAL = {"audit"}

@@ -72,13 +72,23 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from recorder.incident.export_incident import export_incident
 
-    result = export_incident(args.incident, args.identity, args.output, progress=not args.quiet)
+    incident = Path(args.incident)
+    if args.incident.startswith("s3://"):  # the officer's copy from the vault, streamed as it is read
+        from recorder.vault.commands import open_object
+
+        incident = Path(args.incident.rsplit("/", 1)[-1])
+        with open_object(args, args.incident) as source:
+            result = export_incident(
+                incident, args.identity, args.output, progress=not args.quiet, source=source
+            )
+    else:
+        result = export_incident(incident, args.identity, args.output, progress=not args.quiet)
     print(result.summary())
     if args.audit is None:
         return EXIT_OK
     from recorder.incident.verdict import classify
 
-    verdict = classify(args.incident.name.removesuffix(".age"), result.decrypted, args.audit)
+    verdict = classify(incident.name.removesuffix(".age"), result.decrypted, args.audit)
     print(verdict.line())
     return EXIT_OK if verdict.ok else EXIT_FAILED
 
@@ -132,8 +142,10 @@ def _cmd_hold(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     audit = _operator_audit(config.storage.audit_path)
-    set_hold(config, audit, args.incident, args.reason, release=args.release)
+    in_vault = set_hold(config, audit, args.incident, args.reason, release=args.release)
     print(f"{args.incident}: legal hold {'released' if args.release else 'placed'}")
+    if in_vault is not None:
+        print(f"vault: {in_vault}")
     return EXIT_OK
 
 
@@ -234,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decrypt an incident and write a playable video",
         description="Decrypt with the officer's identity; .mkv = stream copy, .mp4 = H.264 + AAC.",
     )
-    p.add_argument("incident", type=Path, help="the incident's .age file")
+    p.add_argument("incident", help="the incident's .age file, or s3://BUCKET/KEY of its copy in the vault")
     p.add_argument("--identity", type=Path, required=True, help="the officer's age identity file")
     p.add_argument("-o", "--output", type=Path, required=True, help="out.mkv or out.mp4")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -244,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LOG",
         help="the room's audit log: tell complete, cut by a crash and damaged apart (exit 1 if damaged)",
     )
+    _vault_options(p)
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("incidents", help="list the room's incidents, or show one with its audit trail")
@@ -295,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_hold)
 
     _add_audit_parser(sub)
+    _add_vault_parser(sub)
 
     _add_install(sub)
 
@@ -351,6 +365,46 @@ def _add_install(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.set_defaults(func=_cmd_install)
 
 
+def _vault_options(parser: argparse.ArgumentParser) -> None:
+    """--endpoint and --credentials, for the commands that read the vault."""
+    parser.add_argument(
+        "--endpoint", metavar="URL", help="S3 endpoint of the vault (default: $AWS_ENDPOINT_URL)"
+    )
+    parser.add_argument(
+        "--credentials",
+        type=Path,
+        metavar="FILE",
+        help="AWS-style credentials file for the vault (default: $AWS_ACCESS_KEY_ID and "
+        "$AWS_SECRET_ACCESS_KEY, or ~/.aws/credentials)",
+    )
+
+
+def _cmd_vault(args: argparse.Namespace) -> int:
+    from recorder.vault.commands import list_command
+
+    return list_command(args)
+
+
+def _add_vault_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "vault",
+        help="what the evidence vault holds: rooms, incidents, sizes, retention, holds",
+        description="Read an S3 vault that rooms upload to ([vault] in the room config). Exit 1 when it "
+        "cannot be read.",
+    )
+    vsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    v = vsub.add_parser(
+        "list",
+        help="every room with its incidents (size, retained until, legal hold) and audit checkpoints",
+        description="Every version of every incident object is shown; one hidden by a delete marker or "
+        "stored without COMPLIANCE retention is flagged.",
+    )
+    v.add_argument("vault", metavar="s3://BUCKET[/PREFIX]", help="the vault, e.g. s3://evidence/rooms")
+    v.add_argument("--json", action="store_true", help="one JSON object per room")
+    _vault_options(v)
+    p.set_defaults(func=_cmd_vault)
+
+
 def _add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
@@ -368,6 +422,12 @@ def _add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="an entry known from the journal or a checkpoint (detects tail truncation); repeatable",
     )
     a.add_argument("--state", type=Path, metavar="FILE", help="a copy of the device's audit.jsonl.key")
+    a.add_argument(
+        "--vault",
+        metavar="s3://BUCKET/PREFIX/ROOM",
+        help="the room's audit checkpoints in the vault: the log must still hold every entry they hold",
+    )
+    _vault_options(a)
     a = asub.add_parser("list", help="the entries, filtered, verified as they are listed (exit 1 if broken)")
     a.add_argument("log", type=Path, help="the audit log (audit.jsonl)")
     a.add_argument("--key", type=Path, help="verification key: also check MACs")
@@ -384,12 +444,21 @@ def _add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a.add_argument("--key", type=Path, help="verification key: also check MACs")
     a.add_argument("--incidents", type=Path, metavar="DIR", help="incident directory (default: the log's)")
     a = asub.add_parser("report", help="a self-contained HTML report for a period, for the auditor")
-    a.add_argument("log", type=Path, nargs="+", help="one audit log per room")
+    a.add_argument("log", type=Path, nargs="*", help="one audit log per room")
     a.add_argument("--key", type=Path, action="append", help="verification key, one per log, in order")
     a.add_argument("-o", "--output", type=Path, required=True, help="the HTML file to write")
     a.add_argument("--since", metavar="DATE", help="incidents started at or after (YYYY-MM-DD)")
     a.add_argument("--until", metavar="DATE", help="incidents started before (a bare date includes that day)")
     a.add_argument("--retention-days", type=int, help="default: from the log's deletions, else 14")
+    a.add_argument(
+        "--vault",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="also every room of this vault, each from the vault's copy of its log, with its incidents",
+    )
+    a.add_argument(
+        "--key-dir", type=Path, metavar="DIR", help="with --vault: verification keys named ROOM.verify-key"
+    )
+    _vault_options(a)
     p.set_defaults(func=_cmd_audit)
 
 

@@ -7,6 +7,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from pydantic import (
@@ -224,6 +225,56 @@ class RecordingConfig(Strict):
     )
 
 
+_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+_PREFIX = r"^([A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*)?$"
+
+
+class VaultConfig(Strict):
+    """The evidence vault: an S3 bucket with Object Lock that receives sealed incidents and audit
+    checkpoints in the background (recorder/vault/). Never on the capture or trigger path."""
+
+    endpoint: str = Field(
+        description="The S3 endpoint, http(s)://HOST[:PORT] (SeaweedFS, MinIO, Ceph RGW, AWS)."
+    )
+    bucket: str = Field(pattern=_BUCKET, description="A bucket created with Object Lock enabled.")
+    prefix: str = Field(
+        "rooms", pattern=_PREFIX, description="Objects go under PREFIX/ROOM/ (incidents/, audit/)."
+    )
+    credentials: ConfigPath = Field(
+        description="File with this room's S3 access key (aws_access_key_id, aws_secret_access_key)."
+    )
+    region: str = Field("us-east-1", pattern=r"^[a-z0-9-]{1,40}$", description="S3 region name.")
+    remove_local: bool = Field(
+        False, description="Remove the local incident file once its upload is verified (audited)."
+    )
+    audit_retention_days: int = Field(
+        3650, ge=1, le=36500, description="Object Lock retention of the audit checkpoints in the vault."
+    )
+    checkpoint_interval_s: float = Field(
+        60.0, ge=1, le=60, description="New audit entries reach the vault at least this often."
+    )
+    part_size_mb: int = Field(8, ge=5, le=512, description="Multipart upload part size (resumable).")
+    retry_max_s: float = Field(60.0, ge=0.1, le=3600, description="Longest wait between retries.")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = urlsplit(value)
+            port_ok = url.port is None or url.port > 0
+        except ValueError:
+            port_ok = False
+        if not port_ok or url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must look like http(s)://HOST[:PORT]")
+        if url.username or url.password or url.path not in ("", "/") or url.query or url.fragment:
+            raise ValueError("only http(s)://HOST[:PORT]: no path, query or credentials (those go in a file)")
+        return value.rstrip("/")
+
+    def room_prefix(self, room: str) -> str:
+        """Where this room's objects live: `PREFIX/ROOM/` (or `ROOM/` without a prefix)."""
+        return f"{self.prefix}/{room}/" if self.prefix else f"{room}/"
+
+
 class RoomConfig(Strict):
     room: str = Field(pattern=_ROOM_ID, description="Room id; appears in incident names and the audit log.")
     video: VideoConfig = Field(default_factory=VideoConfig)  # type: ignore[arg-type]
@@ -231,6 +282,7 @@ class RoomConfig(Strict):
     recording: RecordingConfig = Field(default_factory=RecordingConfig)  # type: ignore[arg-type]
     control: ControlConfig
     storage: StorageConfig
+    vault: VaultConfig | None = Field(None, description="Ship incidents and the audit log to a vault.")
 
 
 def format_errors(error: ValidationError) -> list[str]:
@@ -285,4 +337,7 @@ def _resolve_paths(config: RoomConfig, base_dir: Path) -> RoomConfig:
             "audit_log": resolve(config.storage.audit_log) if config.storage.audit_log else None,
         }
     )
-    return config.model_copy(update={"control": control, "storage": storage})
+    vault = config.vault
+    if vault is not None:
+        vault = vault.model_copy(update={"credentials": resolve(vault.credentials)})
+    return config.model_copy(update={"control": control, "storage": storage, "vault": vault})

@@ -84,6 +84,7 @@ class Daemon:
         self.sources: list[MediaSource] = build_sources(config, self.clock, self.room.source_status)
         # supervision hook: READY, STATUS and WATCHDOG for systemd (recorder/supervision.py)
         self.supervisor = Supervisor(Notifier(), self.sources, stall_limit_s(config), self.room.source_status)
+        self.uploader: Any = None  # vault hook: recorder.vault.VaultUploader when [vault] is set
         self._published: dict[str, Any] | None = None  # the status last sent on the PUB socket
         self._next_heartbeat = 0.0
 
@@ -108,6 +109,7 @@ class Daemon:
         t0_ns = self.clock.monotonic_ns()
         for source in self.sources:
             source.start(self.router.on_packet, t0_ns)
+        self._start_vault()
         log.info("daemon_ready", room=self.config.room, endpoint=self.config.control.endpoint)
         self._loop()
 
@@ -161,6 +163,8 @@ class Daemon:
             source.stop()
         self.room.shutdown()
         self.router.shutdown()
+        if self.uploader is not None:  # vault hook: stops between two requests, joined
+            self.uploader.stop()
         self.room.audit.write_or_log("daemon_stopped", room=self.config.room)
         self.room.audit.close()
         self.server.close()
@@ -181,6 +185,16 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, reload)
+
+    def _start_vault(self) -> None:
+        """Vault hook: the background uploader (recorder/vault/), only when [vault] is set, so a room
+        without a vault never imports boto3. It only reports to `degraded`; it never stops the room."""
+        if self.config.vault is None:
+            return
+        from recorder.vault import VaultUploader
+
+        self.uploader = VaultUploader(self.config, self.room.source_status)
+        self.uploader.start()
 
     def _purge(self) -> None:
         """Raises (OSError, StorageError, …) when a deletion or its audit entry fails."""

@@ -42,3 +42,7 @@ class InputError(RecorderError):
 
 class RetentionError(RecorderError):
     """A hold, release or deletion was refused: unknown incident, not on hold, already on hold."""
+
+
+class VaultError(RecorderError):
+    """The evidence vault could not be reached, refused a request, or holds something unexpected."""

@@ -42,6 +42,7 @@ def preflight(config: RoomConfig, beside_running: Path | None = None) -> Preflig
     _check_storage(config, report)
     _check_identities_on_device(config, report)
     _check_camera(config, report)
+    _check_vault(config, report)
     if not report.problems:  # only bind once the rest is sound: binding is the costliest check
         _check_endpoints(config, report, beside_running)
     return report
@@ -192,6 +193,35 @@ def _check_camera(config: RoomConfig, report: Preflight) -> None:
         report.warnings.append(f"video.device: no such video file: {target} (the room starts degraded)")
     elif kind is DeviceKind.V4L2 and isinstance(target, str) and not Path(target).exists():
         report.warnings.append(f"video.device: no such camera: {target} (the room starts degraded)")
+
+
+def _check_vault(config: RoomConfig, report: Preflight) -> None:
+    """The credentials must be readable and boto3 installed; an unreachable vault is only a warning
+    (the room records, and the incidents wait, encrypted, on disk)."""
+    if config.vault is None:
+        return
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        report.problems.append("vault: needs boto3: pip install 'room-recorder[vault]'")
+        return
+    from recorder.errors import VaultError
+    from recorder.vault.client import read_credentials
+    from recorder.vault.probe import reach
+
+    path = config.vault.credentials
+    if not _readable_file(path, "vault.credentials", report):
+        return
+    try:
+        credentials = read_credentials(path)
+    except VaultError as error:
+        report.problems.append(f"vault.credentials: {error}")
+        return
+    if path.stat().st_mode & 0o077:
+        report.warnings.append(f"vault.credentials: {path} is readable by other users; chmod 600 it")
+    problem = reach(config.vault, config.room, credentials)
+    if problem:
+        report.warnings.append(f"vault: {problem} (the room records; incidents wait on disk until it works)")
 
 
 def _check_endpoints(config: RoomConfig, report: Preflight, beside_running: Path | None) -> None:

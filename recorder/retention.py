@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -101,23 +102,40 @@ def purge(
     return expired
 
 
-def set_hold(config: RoomConfig, audit: AuditLog, incident: str, reason: str, release: bool = False) -> Path:
-    """Place (or release) a legal hold on an incident, audited with who acted and the file's digest.
+def set_hold(
+    config: RoomConfig, audit: AuditLog, incident: str, reason: str, release: bool = False
+) -> str | None:
+    """Place (or release) a legal hold on an incident, audited with who acted and the file's digest;
+    with a vault, also on the vault's copy. Returns what happened in the vault (None without one).
 
-    Raises RetentionError for an unknown incident, a release of an incident not on hold, or a hold
-    on one already held (nothing is written then); StorageError, AuditError.
+    An incident whose local copy was removed after a verified upload can still be held: the facts
+    are then those its `incident_uploaded` entry recorded. Raises RetentionError for an unknown
+    incident, a release of an incident not on hold, or a hold on one already held (nothing is
+    written then); StorageError, AuditError.
     """
     path = config.storage.incident_path(incident)
-    if not path.is_file():
-        raise RetentionError(f"no incident {incident!r} in {config.storage.directory}")
     trail = room_trails(config).get(incident) or IncidentTrail(incident)
+    uploaded = trail.uploaded
+    if not path.is_file() and uploaded is None:
+        raise RetentionError(f"no incident {incident!r} in {config.storage.directory}")
     if release and not trail.on_hold:
         raise RetentionError(f"{incident} is not on legal hold: nothing to release")
     if not release and trail.on_hold:
         since = trail.holds[-1]
         raise RetentionError(f"{incident} is already on legal hold (since {since.time}, seq {since.seq})")
     event = "hold_released" if release else "hold_placed"
-    audit.append(event, incident=incident, reason=reason, **file_facts(path), actor=actor())
+    if path.is_file():
+        facts = file_facts(path)
+    else:
+        assert uploaded is not None
+        facts = {name: uploaded.data.get(name) for name in ("file", "size", "sha256")}
+    audit.append(event, incident=incident, reason=reason, **facts, actor=actor())
+    if path.is_file():
+        _write_marker(path, reason, release)
+    return _vault_hold(config, uploaded.data if uploaded else None, on=not release)
+
+
+def _write_marker(path: Path, reason: str, release: bool) -> None:
     marker = hold_marker(path)
     if release:
         marker.unlink(missing_ok=True)
@@ -129,7 +147,27 @@ def set_hold(config: RoomConfig, audit: AuditLog, incident: str, reason: str, re
         finally:
             os.close(fd)
     fsync_directory(path.parent)
-    return marker
+
+
+def _vault_hold(config: RoomConfig, uploaded: dict[str, Any] | None, on: bool) -> str | None:
+    """The vault's legal hold follows the audited one. When it cannot be set now (not uploaded yet,
+    the vault unreachable), the daemon's uploader sets it from the log later."""
+    if config.vault is None:
+        return None
+    if uploaded is None:
+        return "not in the vault yet: it is uploaded with the hold as the audit log then records it"
+    from recorder.vault.client import describe, make_client, read_credentials
+    from recorder.vault.holds import set_legal_hold
+
+    try:
+        client = make_client(
+            config.vault.endpoint, read_credentials(config.vault.credentials), config.vault.region
+        )
+        set_legal_hold(client, config.vault.bucket, str(uploaded["key"]), uploaded.get("version_id"), on)
+    except Exception as error:  # recorded locally either way; the daemon retries from the log
+        log.warning("vault_hold_deferred", error=describe(error))
+        return f"NOT set in the vault now ({describe(error)}); the daemon sets it once the vault is reachable"
+    return f"legal hold {'ON' if on else 'OFF'} on {uploaded['key']} in the vault"
 
 
 def file_facts(path: Path) -> dict[str, object]:

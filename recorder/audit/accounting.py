@@ -28,7 +28,7 @@ def account(known: dict[str, IncidentTrail], incident_dir: Path | None) -> list[
             )
         if on_disk is None:
             continue
-        if trail.deleted is None and incident not in on_disk:
+        if trail.deleted is None and trail.local_removed is None and incident not in on_disk:
             findings.append(Finding(incident, "its file is gone without an incident_deleted entry"))
         if trail.deleted is not None and incident in on_disk:
             findings.append(

@@ -25,8 +25,8 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    """Raises AuditError on unreadable input."""
-    for log in [args.log] if isinstance(args.log, Path) else args.log:
+    """Raises AuditError on unreadable input, VaultError when the vault cannot be read."""
+    for log in [args.log] if isinstance(args.log, Path) else args.log or []:
         if not log.is_file():
             raise AuditError(f"{log}: no such audit log")
     if args.action == "verify":
@@ -61,11 +61,21 @@ def print_verdict(report: VerifyReport, out: TextIO) -> None:
 def _verify(args: argparse.Namespace) -> int:
     witnesses = [parse_witness(text) for text in args.witness or []]
     state = read_state_file(args.state) if args.state else None
-    report = verify(args.log, load_initial_key(args.key), witnesses, state=state)
+    key = load_initial_key(args.key)
+    vault_problems: list[str] = []
+    if args.vault:
+        from recorder.vault.commands import vault_copy
+
+        copy = vault_copy(args, args.vault)
+        print(f"vault: {copy.summary()}")
+        witnesses += copy.witnesses
+        vault_problems = copy.problems
+    report = verify(args.log, key, witnesses, state=state)
+    report.problems.extend(vault_problems)
     print_verdict(report, sys.stdout if report.ok else sys.stderr)
     if report.ok:
         print(f"witness: {report.last_seq}:{report.last_hash}")
-        if not witnesses and state is None:
+        if not witnesses and state is None and not args.vault:
             print("note: without --witness or --state, removal of the newest entries cannot be detected")
     return EXIT_OK if report.ok else EXIT_FAILED
 
@@ -117,8 +127,15 @@ def _report(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     rooms = [
         build_room(log, keys[n] if keys else None, period, args.retention_days, now)
-        for n, log in enumerate(args.log)
+        for n, log in enumerate(args.log or [])
     ]
+    if args.vault:
+        from recorder.vault.commands import report_rooms, scratch_directory
+
+        with scratch_directory() as scratch:
+            rooms += report_rooms(args, period, now, Path(scratch))
+    if not rooms:
+        raise AuditError("give one or more audit logs, or --vault s3://BUCKET/PREFIX")
     html = render(rooms, period, now)
     fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

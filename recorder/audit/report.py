@@ -34,6 +34,17 @@ class RoomReport:
     retention_days: int
     rows: list[IncidentRow] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    label: str = ""  # where the log came from, as the report shows it
+
+
+@dataclass(frozen=True)
+class VaultEvidence:
+    """A room's log taken from the vault (recorder/vault/audit_copy.py): where, what the vault itself
+    showed wrong, and which incidents it stores (accounted instead of files on disk)."""
+
+    label: str
+    problems: list[str]
+    findings: list[Finding]
 
 
 @dataclass(frozen=True)
@@ -48,21 +59,27 @@ class Period:
 
 
 def build_room(
-    log: Path, key: Path | None, period: Period, retention_days: int | None, now: datetime
+    log: Path,
+    key: Path | None,
+    period: Period,
+    retention_days: int | None,
+    now: datetime,
+    vault: VaultEvidence | None = None,
 ) -> RoomReport:
     """One room's part of the report. Raises AuditError for an unreadable key or log."""
     verdict = verify(log, load_initial_key(key) if key else None)
+    if vault is not None:
+        verdict.problems.extend(vault.problems)
     known = trails(entries(log))
     days = retention_days or _retention_from_log(known) or DEFAULT_RETENTION_DAYS
     room = next((t.room for t in known.values() if t.room), None) or log.parent.name
-    report = RoomReport(log, room, verdict, key is not None, days)
+    report = RoomReport(log, room, verdict, key is not None, days, label=vault.label if vault else str(log))
     in_period = {
         name: t for name, t in known.items() if t.started is not None and period.covers(t.start_time)
     }
     report.rows = [_row(trail, days, now) for trail in in_period.values()]
-    report.findings = [
-        f for f in account(known, log.parent) if f.incident in in_period or f.incident not in known
-    ]
+    found = vault.findings if vault else account(known, log.parent)
+    report.findings = [f for f in found if f.incident in in_period or f.incident not in known]
     return report
 
 

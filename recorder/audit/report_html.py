@@ -78,7 +78,7 @@ def _room(room: RoomReport) -> str:
     body = "".join(_incident_row(row) for row in room.rows) or '<tr><td colspan="7">no incidents</td></tr>'
     return (
         f"<h2>Room {escape(room.room)}</h2>"
-        f'<p class="muted">{escape(str(room.log))}; retention {room.retention_days} days; '
+        f'<p class="muted">{escape(room.label)}; retention {room.retention_days} days; '
         f"{len(room.rows)} incidents in the period.</p>"
         f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
     )

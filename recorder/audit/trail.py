@@ -57,6 +57,17 @@ class IncidentTrail:
         return self._first("incident_deleted")
 
     @property
+    def uploaded(self) -> Entry | None:
+        """The last verified upload to the vault (`incident_uploaded`)."""
+        found = self._events("incident_uploaded")
+        return found[-1] if found else None
+
+    @property
+    def local_removed(self) -> Entry | None:
+        """The local copy removed after a verified upload (`incident_local_removed`)."""
+        return self._first("incident_local_removed")
+
+    @property
     def holds(self) -> list[Entry]:
         return self._events("hold_placed", "hold_released")
 

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from recorder.errors import IncidentFormatError, InputError, StorageError
 from recorder.exit_codes import signals_raise
@@ -46,9 +47,10 @@ class IncidentExport:
 
 
 def export_incident(
-    incident: Path, identity_file: Path, output: Path, progress: bool = True
+    incident: Path, identity_file: Path, output: Path, progress: bool = True, source: BinaryIO | None = None
 ) -> IncidentExport:
-    """Decrypt `incident` into a private temporary file beside `output`, then remux or transcode.
+    """Decrypt `incident` (read from `source` when given, e.g. an object streamed from the vault)
+    into a private temporary file beside `output`, then remux or transcode.
 
     Raises InputError (bad output name, not an identity file), IncidentFormatError (not an incident,
     wrong identity, tampered), FileExistsError, OSError (a missing or unreadable file), StorageError
@@ -61,7 +63,7 @@ def export_incident(
     identities = load_officer_identities(identity_file)
     with signals_raise(), _private_files(), _plaintext_beside(output) as (out, plaintext):
         try:
-            decrypted = _decrypt(incident, out, identities)
+            decrypted = _decrypt(source or incident, out, identities)
             media = export(plaintext, output, on_progress=_print_progress if progress else None)
         except IncidentFormatError as error:  # its text may name the unnamed temporary file
             raise IncidentFormatError(
@@ -121,8 +123,9 @@ def _plaintext_beside(output: Path) -> Iterator[tuple[int, Path]]:
         named.unlink(missing_ok=True)
 
 
-def _decrypt(incident: Path, out_fd: int, identities: list[Identity]) -> DecryptResult:
-    with open(incident, "rb") as source, os.fdopen(os.dup(out_fd), "wb") as out:
+def _decrypt(incident: Path | BinaryIO, out_fd: int, identities: list[Identity]) -> DecryptResult:
+    with contextlib.ExitStack() as stack, os.fdopen(os.dup(out_fd), "wb") as out:
+        source = stack.enter_context(open(incident, "rb")) if isinstance(incident, Path) else incident
         reader = iter_plaintext(source, identities)
         for chunk in reader:
             try:

@@ -22,6 +22,7 @@ FIGURES = {
     "export": ["ffmpeg_copy", "mkv", "cli_base", "cli", "ffmpeg_mp4", "mp4"],
     "rooms": ["max_rooms", "reader", "per_room", "p99"],
     "soak": ["rss_start", "rss_end", "rss_slope", "fds_start", "fds_end", "cpu", "ring"],
+    "vault": ["bare_put", "upload", "rooms_landed", "rooms_seconds", "frames_lost"],
 }
 PLOTS = {"latency.png", "rooms.png", "soak.png"}
 
