@@ -20,6 +20,7 @@ from recorder.audit.witness import actor
 from recorder.config import RoomConfig
 from recorder.durable import fsync_directory
 from recorder.errors import AuditError, RetentionError
+from recorder.incident.ids import is_incident_id
 
 log = structlog.get_logger()
 
@@ -113,6 +114,8 @@ def set_hold(
     incident, a release of an incident not on hold, or a hold on one already held (nothing is
     written then); StorageError, AuditError.
     """
+    if not is_incident_id(config.room, incident):  # before the name reaches the file system
+        raise RetentionError(f"{incident!r} is not an incident id of room {config.room}")
     path = config.storage.incident_path(incident)
     trail = room_trails(config).get(incident) or IncidentTrail(incident)
     uploaded = trail.uploaded

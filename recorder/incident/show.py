@@ -10,11 +10,14 @@ from recorder.audit.listing import show_value
 from recorder.audit.trail import IncidentTrail
 from recorder.config import RoomConfig
 from recorder.errors import RetentionError
+from recorder.incident.ids import is_incident_id
 from recorder.retention import file_facts, hold_marker, retention_due, room_trails
 
 
 def incident_facts(config: RoomConfig, incident: str) -> dict[str, Any]:
     """Everything known about one incident. Raises RetentionError if neither log nor disk knows it."""
+    if not is_incident_id(config.room, incident):  # before the name reaches the file system
+        raise RetentionError(f"{incident!r} is not an incident id of room {config.room}")
     trail = room_trails(config).get(incident) or IncidentTrail(incident)
     path = config.storage.incident_path(incident)
     if not trail.entries and not path.exists():

@@ -151,5 +151,18 @@ def test_purge_dry_run_deletes_nothing(room: DemoRoom) -> None:
 
 def test_hold_on_unknown_incident_is_a_clear_error(room: DemoRoom) -> None:
     start_daemon(room).stop()
-    result = _recorder("hold", "nope", "--config", str(room.config), "--reason", "x")
-    assert result.returncode == 1 and "no incident 'nope'" in result.stderr
+    unknown = _incident_id(3, "0b0b0b")  # a well-formed id of this room, with no file and no entry
+    result = _recorder("hold", unknown, "--config", str(room.config), "--reason", "x")
+    assert result.returncode == 1 and f"no incident {unknown!r}" in result.stderr
+
+
+def test_hold_and_show_refuse_a_name_that_is_not_this_rooms_incident_id(room: DemoRoom) -> None:
+    start_daemon(room).stop()
+    outside = room.root / "elsewhere.age"  # a file beside the storage directory, reachable by "../"
+    outside.write_bytes(b"age-encryption.org/v1\n")
+    for name in ("../elsewhere", str(outside.with_suffix("")), "nope"):
+        held = _recorder("hold", name, "--config", str(room.config), "--reason", "x")
+        shown = _recorder("incidents", "show", name, "--config", str(room.config))
+        for result in (held, shown):
+            assert result.returncode == 1 and "is not an incident id of room" in result.stderr, name
+    assert not Path(str(outside) + ".hold").exists()
