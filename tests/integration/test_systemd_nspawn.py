@@ -215,8 +215,10 @@ def test_a_stopped_daemon_is_killed_by_the_watchdog_restarted_and_audited(run: R
     ]
     stopped_pid = int(before["MainPID"])
     index = starts.index(("daemon_started", stopped_pid))
-    # The stopped run never wrote daemon_stopped: the next start follows directly, and says it recovered.
-    assert starts[index + 1][0] in ("daemon_started", "daemon_recovered"), starts
+    # The stopped run never wrote daemon_stopped: the next start first audits the recovery, naming it.
+    assert starts[index + 1][0] == "daemon_recovered", starts
+    recovered = [e["data"] for e in run.audit() if e["event"] == "daemon_recovered"]
+    assert any(isinstance(d, dict) and d.get("previous_pid") == stopped_pid for d in recovered), recovered
     assert ("daemon_started", int(after["MainPID"])) in starts[index + 1 :]
 
 
