@@ -153,8 +153,9 @@ def test_incidents_show_gives_the_whole_trail_file_retention_and_hold(recorded: 
         _recorder("incidents", "show", recorded.incident, "--config", recorded.room.config, "--json").stdout
     )
     assert facts["file"]["size"] == (recorded.state / f"{recorded.incident}.age").stat().st_size
-    unknown = _recorder("incidents", "show", "nope", "--config", recorded.room.config)
-    assert unknown.returncode == 1 and unknown.stderr.startswith("recorder: no incident 'nope'")
+    unknown_id = recorded.incident[:-6] + "000000"  # well-formed, but neither logged nor on disk
+    unknown = _recorder("incidents", "show", unknown_id, "--config", recorded.room.config)
+    assert unknown.returncode == 1 and unknown.stderr.startswith(f"recorder: no incident {unknown_id!r}")
 
 
 def test_check_accounts_for_every_incident(recorded: Room, tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ CASES = [  # argv ({} is the inputs directory), exit code, what stderr says
     ("run --config {}/text", 2, "not valid TOML"),
     ("incidents list --config {}/binary", 2, "not UTF-8 text"),
     ("purge --config {}/gone.toml", 2, "cannot read"),
-    ("hold gone --config {}/room/room.toml --reason test", 1, "no incident 'gone'"),
+    ("hold gone --config {}/room/room.toml --reason test", 1, "'gone' is not an incident id of room"),
     ("keygen server --dir {}/text", 1, "text: Not a directory"),
     ("keygen officer --out {}/dir", 1, "dir: File exists"),
     ("keygen officer --out {}/gone/officer.txt", 1, "No such file or directory"),

@@ -126,7 +126,10 @@ def test_a_signal_during_transcoding_removes_the_partial_output(
     process = export(*incident, output)
     part = tmp_path / "out.mp4.part"
     wait_until(lambda: part.exists() and part.stat().st_size > 0, "the partial MP4")
-    os.kill(process.pid, signum)
+    os.kill(process.pid, signal.SIGSTOP)  # hold it mid-transcode, however busy the machine is
+    assert not output.exists(), "the export finished before the signal could be sent"
+    os.kill(process.pid, signum)  # pending until it runs again
+    os.kill(process.pid, signal.SIGCONT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err
     assert f"stopped by {signal.Signals(signum).name}" in err
