@@ -1,0 +1,78 @@
+"""Files pulled from under a running daemon: the audit log or its state deleted or rotated away, and a
+second daemon started on the same storage directory. Each case keeps the rule: every recording has
+its audited start in the log the room will be verified from, and the room can start again."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recorder.audit.verify import read_entries
+from recorder.demo import DemoRoom, set_up_room
+from tests.support import RunningDaemon, record_incident, start_daemon
+
+
+@pytest.fixture
+def room(tmp_path: Path) -> DemoRoom:
+    return set_up_room(tmp_path, pre_roll_s=0.5, post_roll_s=0.2)
+
+
+@pytest.fixture
+def daemon(room: DemoRoom) -> Iterator[RunningDaemon]:
+    running = start_daemon(room)
+    yield running
+    running.stop()
+
+
+def _entries(path: Path) -> list[dict[str, Any]]:
+    return [entry for _, entry, _ in read_entries(path) if entry]
+
+
+def _verify(log: Path, key: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "recorder", "audit", "verify", str(log), "--key", str(key)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_an_audit_log_deleted_while_running_is_started_again_with_a_gap(daemon: RunningDaemon) -> None:
+    log = daemon.state_dir / "audit.jsonl"
+    log.unlink()  # a careless clean-up; before, every later entry went to the deleted file
+    incident = record_incident(daemon, 0.3)
+    entries = _entries(log)
+    assert entries, "the audit log was not created again"
+    assert entries[0]["event"] == "log_gap" and entries[0]["data"]["log_missing"] is True
+    started = [e for e in entries if e["event"] == "incident_started"]
+    assert [e["data"]["incident"] for e in started] == [incident]
+    assert any(e["event"] == "incident_closed" for e in entries)
+
+
+def test_an_audit_log_rotated_away_while_running_goes_on_in_the_new_file(daemon: RunningDaemon) -> None:
+    log = daemon.state_dir / "audit.jsonl"
+    rotated = log.with_name("audit.jsonl.1")
+    os.rename(log, rotated)  # logrotate with `create`: the old file moved, a new empty one made
+    log.touch(mode=0o600)
+    incident = record_incident(daemon, 0.3)
+    assert not [e for e in _entries(rotated) if e["event"] == "incident_started"]
+    entries = _entries(log)
+    assert entries[0]["event"] == "log_gap" and entries[0]["data"]["log_missing"] is False
+    assert [e["data"]["incident"] for e in entries if e["event"] == "incident_started"] == [incident]
+
+
+def test_an_audit_state_deleted_while_running_is_restored_and_the_room_starts_again(
+    room: DemoRoom, daemon: RunningDaemon
+) -> None:
+    log = daemon.state_dir / "audit.jsonl"
+    state = log.with_name("audit.jsonl.key")
+    state.unlink()
+    record_incident(daemon, 0.3)
+    assert state.is_file(), "the audit state was not written again"
+    assert daemon.stop() == 0
+    again = start_daemon(room)  # before: refused at start ('audit log present without its .key state')
+    again.stop()
+    result = _verify(log, log.with_name("audit.jsonl.verify-key"))
+    assert result.returncode == 0, result.stdout + result.stderr
