@@ -33,6 +33,7 @@ from recorder.router import PacketRouter
 from recorder.secure_memory import KeyVault
 from recorder.sources.base import MediaSource
 from recorder.sources.factory import build_sources
+from recorder.storage_lock import DaemonLock
 from recorder.supervision import Supervisor, stall_limit_s
 from recorder.systemd_notify import Notifier
 
@@ -61,6 +62,7 @@ class Daemon:
         self.reload_requested = threading.Event()
         self.hardening = harden_process()
         self._prepare_storage()
+        self.lock = DaemonLock(config)  # before the audit log is opened: a second daemon stops here
         self.audit = _open_audit(config)
         self.vault = KeyVault()
         ring = EncryptedRing(
@@ -172,6 +174,7 @@ class Daemon:
             sock.close(linger=0)
         self._auth.stop()
         self._context.term()
+        self.lock.release()
         log.info("daemon_stopped", room=self.config.room)
 
     def install_signal_handlers(self) -> None:

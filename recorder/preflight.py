@@ -21,6 +21,7 @@ from recorder.config import RoomConfig, VideoKind
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import find_identity_files
 from recorder.port_owner import listener_pid, runs_config
+from recorder.storage_lock import holder, in_use_message, lock_files
 
 
 @dataclass
@@ -40,6 +41,7 @@ def preflight(config: RoomConfig, beside_running: Path | None = None) -> Preflig
     _check_server_key(config.control.server_secret_key, report)
     _check_clients(config.control.authorized_clients, report)
     _check_storage(config, report)
+    _check_daemon_lock(config, report, beside_running)
     _check_identities_on_device(config, report)
     _check_camera(config, report)
     _check_vault(config, report)
@@ -222,6 +224,19 @@ def _check_vault(config: RoomConfig, report: Preflight) -> None:
     problem = reach(config.vault, config.room, credentials)
     if problem:
         report.warnings.append(f"vault: {problem} (the room records; incidents wait on disk until it works)")
+
+
+def _check_daemon_lock(config: RoomConfig, report: Preflight, beside_running: Path | None) -> None:
+    """Another daemon on this storage directory (or audit log) is a problem; the room's own running
+    daemon, when checking beside it, a warning."""
+    for setting, path in lock_files(config):
+        pid = holder(path)
+        if pid is None:
+            continue
+        if pid and beside_running is not None and runs_config(pid, beside_running):
+            report.warnings.append(f"{setting}: in use by this room's running daemon (pid {pid})")
+        else:
+            report.problems.append(in_use_message(setting, path, pid))
 
 
 def _check_endpoints(config: RoomConfig, report: Preflight, beside_running: Path | None) -> None:

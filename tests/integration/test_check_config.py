@@ -218,7 +218,8 @@ def test_check_config_beside_the_rooms_running_daemon_warns_and_run_still_refuse
         assert f"held by this room's running daemon (pid {daemon.process.pid})" in checked.stderr
         second = recorder("run", "--config", str(room.config))
         assert second.returncode == 2
-        assert f"control.endpoint: cannot bind {room.endpoint}: Address already in use" in second.stderr
+        # the storage lock speaks first (one line): the ports are checked only once the rest is sound
+        assert f"in use by another daemon (pid {daemon.process.pid} holds daemon.lock)" in second.stderr
     finally:
         daemon.stop()
 

@@ -5,6 +5,7 @@ its audited start in the log the room will be verified from, and the room can st
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from recorder.audit.verify import read_entries
-from recorder.demo import DemoRoom, set_up_room
+from recorder.demo import DemoRoom, free_tcp_port, set_up_room
 from tests.support import RunningDaemon, record_incident, start_daemon
 
 
@@ -76,3 +77,52 @@ def test_an_audit_state_deleted_while_running_is_restored_and_the_room_starts_ag
     again.stop()
     result = _verify(log, log.with_name("audit.jsonl.verify-key"))
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _second_room_config(room: DemoRoom) -> Path:
+    """Another room's config that names the same storage directory (copied, not fully edited)."""
+    text = room.config.read_text().replace('room = "demo-room"', 'room = "demo-room-b"')
+    for endpoint in re.findall(r'endpoint = "(tcp://[^"]+)"', text):
+        text = text.replace(endpoint, f"tcp://127.0.0.1:{free_tcp_port()}")
+    other = room.root / "room-b.toml"
+    other.write_text(text)
+    return other
+
+
+def test_a_second_daemon_on_the_same_storage_directory_is_refused_with_one_line(
+    room: DemoRoom, daemon: RunningDaemon
+) -> None:
+    client = daemon.client()
+    try:
+        incident = client.trigger(reason="first daemon records")["incident"]
+        other = _second_room_config(room)
+        for command in (["check-config", str(other)], ["run", "--config", str(other)]):
+            result = subprocess.run(
+                [sys.executable, "-m", "recorder", *command],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert result.returncode == 2, (command, result.stdout, result.stderr)
+            assert f"in use by another daemon (pid {daemon.process.pid}" in result.stderr, result.stderr
+            assert "Traceback" not in result.stderr
+        status = client.status()
+        assert status["state"] == "recording" and status["incident"] == incident
+    finally:
+        client.close()
+    events = [e["event"] for e in _entries(daemon.state_dir / "audit.jsonl")]
+    assert "daemon_recovered" not in events and "incident_interrupted" not in events
+    assert events.count("daemon_started") == 1
+
+
+def test_check_config_beside_the_rooms_own_daemon_warns_about_its_lock(
+    room: DemoRoom, daemon: RunningDaemon
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "recorder", "check-config", str(room.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"in use by this room's running daemon (pid {daemon.process.pid})" in result.stderr
