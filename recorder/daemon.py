@@ -19,8 +19,10 @@ from recorder.audit.log import AuditLog, state_path
 from recorder.clock import Clock, SystemClock
 from recorder.config import RoomConfig
 from recorder.control.allowlist import load_allowlist
+from recorder.control.allowlist_reload import reload_allowlist
 from recorder.control.auth import AllowlistAuthenticator
 from recorder.control.server import ControlServer, load_server_keys, open_sockets
+from recorder.errors import ConfigError, RecorderError
 from recorder.hygiene import harden_process
 from recorder.incident.output import open_incident_output
 from recorder.incident.writer import IncidentOutput
@@ -151,7 +153,11 @@ class Daemon:
             faults.point(f"loop.{step}")
             action()
         except Exception as error:
-            if step not in health.parts:  # log a persistent failure once, not every 50 ms
+            if step in health.parts:  # log a persistent failure once, not every 50 ms
+                pass
+            elif isinstance(error, RecorderError):  # the world's doing, said in one line: no traceback
+                log.error("loop_step_failed", step=step, error=str(error))
+            else:
                 log.exception("loop_step_failed", step=step)
             health.fail(step, f"{type(error).__name__}: {error}")
             return False
@@ -205,9 +211,15 @@ class Daemon:
 
     def _reload_allowlist(self) -> None:
         """The new allowlist applies even when its audit entry cannot be written (a revoked key must
-        be refused): the entry is then logged and written once the audit recovers."""
-        self.server.replace_allowlist(load_allowlist(self.config.control.authorized_clients))
-        self.room.audit.write_or_log("allowlist_reloaded", clients=self._auth.clients())
+        be refused): the entry is then logged and written once the audit recovers. What could not be
+        read keeps what was in force (`recorder.control.allowlist_reload`) and raises ConfigError, so
+        that `degraded` names the allowlist until a reload succeeds."""
+        directory = self.config.control.authorized_clients
+        names, problems = reload_allowlist(directory, self._auth.enrolled())
+        self.server.replace_allowlist(names)
+        self.room.audit.write_or_log("allowlist_reloaded", clients=self._auth.clients(), problems=problems)
+        if problems:
+            raise ConfigError(f"control.authorized_clients: {'; '.join(problems)}")
 
     def _open_output(self, incident: str) -> tuple[IncidentOutput, Path]:
         return open_incident_output(self.config, incident)
