@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -59,7 +61,7 @@ class AuditLog:
             self._state_fd = os.open(self._state_path, os.O_RDWR | os.O_CLOEXEC)
             with self._locked():
                 log_exists = path.exists()
-                self._log_fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._log_fd = _open_log(path)
                 self._reconcile(self._load_state(), log_exists)
         except OSError as error:
             raise StorageError(f"audit log unusable: {error.strerror}") from error
@@ -134,7 +136,7 @@ class AuditLog:
         if _names(self.path, self._log_fd):
             return None
         existed = self.path.exists()
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = _open_log(self.path)
         fsync_directory(self.path.parent)
         old, self._log_fd = self._log_fd, fd
         os.close(old)
@@ -217,6 +219,21 @@ class AuditLog:
 
     def _load_state(self) -> WriterState:
         return parse_state(os.pread(self._state_fd, 4096, 0), self._state_path)
+
+
+def _open_log(path: Path) -> int:
+    """Open (or create) the log for appending. Raises OSError if the path is a symbolic link or not
+    a regular file: entries must land in a file, never in /dev/null or wherever a link points."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, f"{path.name} is a symbolic link, not the log itself") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{path.name} is not a regular file")
+    return fd
 
 
 def _names(path: Path, fd: int) -> bool:

@@ -8,12 +8,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from panic_button.client import Refused
 from recorder.audit.verify import read_entries
 from recorder.demo import DemoRoom, free_tcp_port, set_up_room
 from tests.support import RunningDaemon, record_incident, start_daemon
@@ -126,3 +128,29 @@ def test_check_config_beside_the_rooms_own_daemon_warns_about_its_lock(
     )
     assert result.returncode == 0, result.stderr
     assert f"in use by this room's running daemon (pid {daemon.process.pid})" in result.stderr
+
+
+def test_an_audit_log_replaced_by_a_link_refuses_presses_until_it_is_a_file_again(
+    room: DemoRoom, daemon: RunningDaemon
+) -> None:
+    log = daemon.state_dir / "audit.jsonl"
+    elsewhere = room.root / "elsewhere.jsonl"  # where someone wants the entries to go (or vanish)
+    elsewhere.touch()
+    os.rename(log, log.with_name("audit.jsonl.1"))
+    os.symlink(elsewhere, log)
+    client = daemon.client()
+    try:
+        with pytest.raises(Refused, match="storage_failed") as refused:  # before: recorded, audited there
+            client.trigger(reason="audit led astray")
+        assert "audit" in refused.value.reply["degraded"] and refused.value.reply["state"] == "idle"
+        assert not list(daemon.state_dir.glob("*.age"))
+        log.unlink()
+        deadline = time.monotonic() + 10
+        while "audit" in client.status()["degraded"]:
+            assert time.monotonic() < deadline, "the audit log did not recover"
+            time.sleep(0.1)
+    finally:
+        client.close()
+    assert elsewhere.stat().st_size == 0
+    events = [e["event"] for e in _entries(log)]
+    assert events[:2] == ["log_gap", "source_recovered"] and "trigger_failed" in events
