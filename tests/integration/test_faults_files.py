@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -37,6 +38,17 @@ def _entries(path: Path) -> list[dict[str, Any]]:
     return [entry for _, entry, _ in read_entries(path) if entry]
 
 
+def _wait_for_event(log: Path, event: str, timeout_s: float = 10.0) -> list[dict[str, Any]]:
+    """The log's entries once one of them is `event` (the writer's close is audited after `idle`)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        entries = _entries(log)
+        if any(e["event"] == event for e in entries):
+            return entries
+        assert time.monotonic() < deadline, f"no {event} in {log}"
+        time.sleep(0.05)
+
+
 def _verify(log: Path, key: Path) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "recorder", "audit", "verify", str(log), "--key", str(key)]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -46,12 +58,11 @@ def test_an_audit_log_deleted_while_running_is_started_again_with_a_gap(daemon: 
     log = daemon.state_dir / "audit.jsonl"
     log.unlink()  # a careless clean-up; before, every later entry went to the deleted file
     incident = record_incident(daemon, 0.3)
-    entries = _entries(log)
-    assert entries, "the audit log was not created again"
+    assert log.exists(), "the audit log was not created again"
+    entries = _wait_for_event(log, "incident_closed")
     assert entries[0]["event"] == "log_gap" and entries[0]["data"]["log_missing"] is True
     started = [e for e in entries if e["event"] == "incident_started"]
     assert [e["data"]["incident"] for e in started] == [incident]
-    assert any(e["event"] == "incident_closed" for e in entries)
 
 
 def test_an_audit_log_rotated_away_while_running_goes_on_in_the_new_file(daemon: RunningDaemon) -> None:
@@ -154,3 +165,24 @@ def test_an_audit_log_replaced_by_a_link_refuses_presses_until_it_is_a_file_agai
     assert elsewhere.stat().st_size == 0
     events = [e["event"] for e in _entries(log)]
     assert events[:2] == ["log_gap", "source_recovered"] and "trigger_failed" in events
+
+
+def test_a_storage_directory_removed_while_running_is_created_again_and_the_room_records(
+    room: DemoRoom, daemon: RunningDaemon
+) -> None:
+    verify_key = room.root / "verify-key"  # the auditor's copy, kept off the device
+    shutil.copy(daemon.state_dir / "audit.jsonl.verify-key", verify_key)
+    shutil.rmtree(daemon.state_dir)  # `rm -rf` of the room's state directory
+    incident = record_incident(daemon, 0.3)  # before: storage_failed, and every press after it
+    assert (daemon.state_dir / f"{incident}.age").is_file()
+    assert daemon.stop() == 0
+    start_daemon(room).stop()  # the state was written back: the room starts again
+    log = daemon.state_dir / "audit.jsonl"
+    events = [e["event"] for e in _entries(log)]
+    assert events[:2] == ["log_gap", "incident_started"] and "daemon_stopped" in events
+    result = _verify(log, verify_key)  # the deleted entries are missing, said once, and nothing else
+    problems = [
+        line for line in (result.stdout + result.stderr).splitlines() if line.strip().startswith("line ")
+    ]
+    assert result.returncode == 1 and len(problems) == 1, result.stdout + result.stderr
+    assert "missing from the log" in problems[0] and "recorded by log_gap" in problems[0]
