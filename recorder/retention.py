@@ -69,8 +69,25 @@ def find_expired(config: RoomConfig, now: float | None = None) -> list[Expired]:
             continue
         age = moment - start
         if age > timedelta(days=config.storage.retention_days):
-            expired.append(Expired(path, round(age.total_seconds() / DAY_S, 2), trail.on_hold, start))
+            on_hold = trail.on_hold or _held_by_marker_only(path, trail)
+            expired.append(Expired(path, round(age.total_seconds() / DAY_S, 2), on_hold, start))
     return expired
+
+
+def _held_by_marker_only(path: Path, trail: IncidentTrail) -> bool:
+    """A `.hold` marker with no hold history in the log: the log that recorded the hold was rotated,
+    lost or replaced (its history starts after a `log_gap`). The log cannot say the hold was released,
+    so the incident is kept: a deletion cannot be undone. Where the log has the incident's holds, it
+    alone decides."""
+    if trail.holds or not hold_marker(path).exists():
+        return False
+    log.warning(
+        "retention_kept_by_hold_marker",
+        incident=path.stem,
+        action="the audit log has no hold history for it (rotated or lost?): kept; release it with "
+        "`recorder hold --release` once the hold is over",
+    )
+    return True
 
 
 def purge(
@@ -121,7 +138,7 @@ def set_hold(
     uploaded = trail.uploaded
     if not path.is_file() and uploaded is None:
         raise RetentionError(f"no incident {incident!r} in {config.storage.directory}")
-    if release and not trail.on_hold:
+    if release and not (trail.on_hold or (path.is_file() and _held_by_marker_only(path, trail))):
         raise RetentionError(f"{incident} is not on legal hold: nothing to release")
     if not release and trail.on_hold:
         since = trail.holds[-1]

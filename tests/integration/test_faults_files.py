@@ -186,3 +186,49 @@ def test_a_storage_directory_removed_while_running_is_created_again_and_the_room
     ]
     assert result.returncode == 1 and len(problems) == 1, result.stdout + result.stderr
     assert "missing from the log" in problems[0] and "recorded by log_gap" in problems[0]
+
+
+LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+@pytest.mark.skipif(not LIBFAKETIME.exists(), reason="libfaketime not installed")
+def test_a_held_incident_survives_retention_after_its_audit_history_was_rotated_away(
+    room: DemoRoom, daemon: RunningDaemon
+) -> None:
+    incident = record_incident(daemon, 0.3)
+    recorder = [sys.executable, "-m", "recorder"]
+    held = subprocess.run(
+        [*recorder, "hold", "--config", str(room.config), "--reason", "court order", incident],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert held.returncode == 0, held.stderr
+    assert daemon.stop() == 0
+    log = daemon.state_dir / "audit.jsonl"
+    os.rename(log, log.with_name("audit.jsonl.1"))  # rotated (or lost): the hold is no longer in it
+    month_later = {
+        **os.environ,
+        "LD_PRELOAD": str(LIBFAKETIME),
+        "FAKETIME": "+30d",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    purged = subprocess.run(
+        [*recorder, "purge", "--config", str(room.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=month_later,
+    )
+    assert purged.returncode == 0, purged.stderr
+    assert (daemon.state_dir / f"{incident}.age").is_file(), purged.stdout  # before: deleted
+    assert f"kept   {incident}.age" in purged.stdout
+    assert not [e for e in _entries(log) if e["event"] == "incident_deleted"]
+    released = subprocess.run(
+        [*recorder, "hold", "--config", str(room.config), "--reason", "order lifted", "--release", incident],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert released.returncode == 0, released.stderr
+    assert [e["event"] for e in _entries(log)][-1] == "hold_released"
