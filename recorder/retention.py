@@ -157,10 +157,10 @@ def set_hold(
 
 def _write_marker(path: Path, reason: str, release: bool) -> None:
     marker = hold_marker(path)
-    if release:
-        marker.unlink(missing_ok=True)
-    else:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    marker.unlink(missing_ok=True)  # whatever stands there: never written through (a link to /etc/…)
+    if not release:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(marker, flags, 0o600)
         try:
             os.write(fd, f"{reason}\n".encode())
             os.fsync(fd)

@@ -232,3 +232,32 @@ def test_a_held_incident_survives_retention_after_its_audit_history_was_rotated_
     )
     assert released.returncode == 0, released.stderr
     assert [e["event"] for e in _entries(log)][-1] == "hold_released"
+
+
+def test_hold_run_as_root_does_not_write_through_a_link_planted_as_the_hold_marker(
+    room: DemoRoom, daemon: RunningDaemon
+) -> None:
+    incident = record_incident(daemon, 0.3)
+    victim = room.root / "victim"  # think /etc/passwd: the daemon's user plants, root writes
+    victim.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    marker = daemon.state_dir / f"{incident}.age.hold"
+    os.symlink(victim, marker)
+    held = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "recorder",
+            "hold",
+            "--config",
+            str(room.config),
+            "--reason",
+            "pwned",
+            incident,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert held.returncode == 0, held.stderr
+    assert victim.read_text() == "root:x:0:0:root:/root:/bin/bash\n"  # before: "pwned"
+    assert not marker.is_symlink() and marker.read_text() == "pwned\n"
