@@ -43,6 +43,7 @@ def preflight(config: RoomConfig, beside_running: Path | None = None) -> Preflig
     _check_storage(config, report)
     _check_daemon_lock(config, report, beside_running)
     _check_identities_on_device(config, report)
+    _check_memory(config, report)
     _check_camera(config, report)
     _check_vault(config, report)
     if not report.problems:  # only bind once the rest is sound: binding is the costliest check
@@ -182,6 +183,26 @@ def _check_identities_on_device(config: RoomConfig, report: Preflight) -> None:
                 f"{location}: {path} holds an age identity, a key that decrypts this room's incidents; "
                 "it belongs with the privacy officer, never on the recording device"
             )
+
+
+def _check_memory(config: RoomConfig, report: Preflight, meminfo: Path = Path("/proc/meminfo")) -> None:
+    """The ring and the writer's queue live in (locked) memory: a cap beyond the machine's memory (a
+    zero too many) would get the daemon killed by the kernel once the pre-roll fills, mid-incident."""
+    recording = config.recording
+    wanted = recording.max_ring_bytes + recording.writer_queue_bytes
+    try:
+        total = next(
+            int(line.split()[1]) * 1024
+            for line in meminfo.read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+    except (OSError, StopIteration, ValueError, IndexError):
+        return  # not Linux, or /proc hidden: nothing to compare with
+    if wanted > total:
+        report.problems.append(
+            f"recording.max_ring_bytes: with writer_queue_bytes, more memory than this machine has "
+            f"({wanted / 2**30:.1f} GiB of {total / 2**30:.1f} GiB); lower it"
+        )
 
 
 def _check_camera(config: RoomConfig, report: Preflight) -> None:
