@@ -71,7 +71,9 @@ class DaemonLock:
             raise
 
     def _take(self, setting: str, path: Path) -> None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        """The held descriptor is read-only: a file open for writing would stop the storage's file
+        system from being remounted read-only. The pid is written through a second one, closed."""
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -80,8 +82,11 @@ class DaemonLock:
                 raise
             raise ConfigError(in_use_message(setting, path, holder(path) or 0)) from None
         self._fds.append(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        writer = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            os.write(writer, f"{os.getpid()}\n".encode())
+        finally:
+            os.close(writer)
 
     def release(self) -> None:
         for fd in self._fds:
