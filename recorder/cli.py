@@ -37,7 +37,9 @@ def _checked_config(path: Path, beside_running: bool = False) -> tuple[RoomConfi
             return config, report.warnings
         problems = report.problems
     lines = "\n".join(f"  {line}" for line in problems)
-    raise ConfigError(f"{path}: the daemon cannot start with this configuration:\n{lines}")
+    raise ConfigError(
+        _("{path}: the daemon cannot start with this configuration:\n{lines}").format(path=path, lines=lines)
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -50,10 +52,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_check_config(args: argparse.Namespace) -> int:
     config, warnings = _checked_config(args.config, beside_running=True)
     for line in warnings:
-        print(f"  warning: {line}", file=sys.stderr)
+        print("  " + _("warning: {problem}").format(problem=line), file=sys.stderr)
     print(
-        f"{args.config}: OK (room {config.room}, pre-roll {config.recording.pre_roll_s:g} s, "
-        f"{len(config.storage.recipients)} recipient(s))"
+        _("{config}: OK (room {room}, pre-roll {seconds:g} s, {count} recipient(s))").format(
+            config=args.config,
+            room=config.room,
+            seconds=config.recording.pre_roll_s,
+            count=len(config.storage.recipients),
+        )
     )
     return EXIT_OK
 
@@ -63,12 +69,16 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
 
     if args.what == "server":
         public, secret = create_curve_keypair(args.dir, args.name)
-        print(f"server public key: {public}  (give to every button of this room)")
-        print(f"server secret key: {secret}  (set control.server_secret_key to this path)")
+        print(_("server public key: {public}  (give to every button of this room)").format(public=public))
+        print(
+            _("server secret key: {secret}  (set control.server_secret_key to this path)").format(
+                secret=secret
+            )
+        )
     else:
         recipient = create_officer_identity(args.out)
-        print(f"officer identity written to {args.out}: keep it OFF the recording device")
-        print(f"recipient (put in storage.recipients): {recipient}")
+        print(_("officer identity written to {out}: keep it OFF the recording device").format(out=args.out))
+        print(_("recipient (put in storage.recipients): {recipient}").format(recipient=recipient))
     return EXIT_OK
 
 
@@ -129,13 +139,25 @@ def _cmd_purge(args: argparse.Namespace) -> int:
     expired = purge(config, _operator_audit(config.storage.audit_path), dry_run=args.dry_run)
     deleted = [item for item in expired if not item.on_hold]
     held = [item for item in expired if item.on_hold]
-    verb = "would delete" if args.dry_run else "deleted"
+    line = (
+        _("would delete {name} ({age:.1f} days old)")
+        if args.dry_run
+        else _("deleted {name} ({age:.1f} days old)")
+    )
     for item in deleted:
-        print(f"{verb} {item.path.name} ({item.age_days:.1f} days old)")
+        print(line.format(name=item.path.name, age=item.age_days))
     for item in held:
-        print(f"kept   {item.path.name} ({item.age_days:.1f} days old): on legal hold")
-    days = config.storage.retention_days
-    print(f"{len(deleted)} incident(s) {verb}, {len(held)} kept on hold; retention {days} days")
+        print(
+            _("kept   {name} ({age:.1f} days old): on legal hold").format(
+                name=item.path.name, age=item.age_days
+            )
+        )
+    summary = (
+        _("{deleted} incident(s) would be deleted, {held} kept on hold; retention {days} days")
+        if args.dry_run
+        else _("{deleted} incident(s) deleted, {held} kept on hold; retention {days} days")
+    )
+    print(summary.format(deleted=len(deleted), held=len(held), days=config.storage.retention_days))
     return EXIT_OK
 
 
@@ -146,9 +168,10 @@ def _cmd_hold(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     audit = _operator_audit(config.storage.audit_path)
     in_vault = set_hold(config, audit, args.incident, args.reason, release=args.release)
-    print(f"{args.incident}: legal hold {'released' if args.release else 'placed'}")
+    done = _("{incident}: legal hold released") if args.release else _("{incident}: legal hold placed")
+    print(done.format(incident=args.incident))
     if in_vault is not None:
-        print(f"vault: {in_vault}")
+        print(_("vault: {state}").format(state=in_vault))
     return EXIT_OK
 
 
@@ -164,7 +187,9 @@ def _cmd_install(args: argparse.Namespace) -> int:
     layout = Layout(args.root)
     if args.command == "uninstall":
         print("\n".join(uninstall(args.room, layout)))
-        print("Incidents, the audit log, keys and the config are kept; delete them by hand once handed over.")
+        print(
+            _("Incidents, the audit log, keys and the config are kept; delete them by hand once handed over.")
+        )
         return EXIT_OK
     print("\n".join(install(args.room, layout, args.recipient, args.port)))
     if args.room is not None:
