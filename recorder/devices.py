@@ -180,8 +180,15 @@ def _print_table(cameras: list[Camera], inputs: list[dict[str, Any]], audio_erro
     for item in inputs:
         mark = "  " + _("(default)") if item["default"] else ""
         print(
-            f"  [{item['index']}] {item['name']}  {item['host_api']}, {item['channels']} ch, "
-            f"{item['default_samplerate']:g} Hz{mark}"
+            "  "
+            + _("[{index}] {name}  {api}, {channels} ch, {rate:g} Hz").format(
+                index=item["index"],
+                name=item["name"],
+                api=item["host_api"],
+                channels=item["channels"],
+                rate=item["default_samplerate"],
+            )
+            + mark
         )
     if not inputs:
         print("  " + _("none") + (f" ({audio_error})" if audio_error else ""))
