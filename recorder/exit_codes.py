@@ -48,6 +48,7 @@ class Terminated(Exception):
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_stop_received: list[int] = []  # the stop signal that arrived within `signals_raise` (main thread only)
 
 
 @contextlib.contextmanager
@@ -63,14 +64,27 @@ def signals_raise() -> Iterator[None]:
     def stop(signum: int, _frame: FrameType | None) -> None:
         for each in _STOP_SIGNALS:
             signal.signal(each, signal.SIG_IGN)
-        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        _stop_received.append(signum)
+        raise_if_stopped()
 
+    _stop_received.clear()
     previous = {each: signal.signal(each, stop) for each in _STOP_SIGNALS}
     try:
         yield
+        raise_if_stopped()
     finally:
         for each, handler in previous.items():
             signal.signal(each, handler)
+        _stop_received.clear()
+
+
+def raise_if_stopped() -> None:
+    """Raise the exception of a stop signal received within `signals_raise`, again if need be: the
+    handler raises it wherever the main thread is, and C code that runs Python in between (libav's
+    error path) can lose it. Long loops call this between steps, and before they publish a result."""
+    if _stop_received:
+        signum = _stop_received[0]
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
 def run_guarded(
