@@ -210,13 +210,18 @@ class ControlServer:
     def _serve(self, frames: list[zmq.Frame]) -> None:
         key = str(frames[-1].get("User-Id")).encode()  # set by CURVE: the authenticated Z85 public key
         peer = str(frames[-1].get("Peer-Address"))
-        envelope, parts = _split_envelope([f.bytes for f in frames])
+        self._router.send_multipart(self.answer(key, peer, [f.bytes for f in frames]))
+
+    def answer(self, key: bytes, peer: str, frames: list[bytes]) -> list[bytes]:
+        """The frames to send back for one message received from `key` (its envelope, then the reply).
+        Never raises: a bug while handling it is answered `internal_error`. (The fuzzer calls this.)"""
+        envelope, parts = _split_envelope(frames)
         try:
             reply = self._reply_for(key, peer, parts)
         except Exception:  # one message's bug must not take the room's alarm down
             log.exception("request_failed", peer=peer)
             reply = self._error(None, ErrorCode.INTERNAL, "internal error; see the daemon's log")
-        self._router.send_multipart([*envelope, reply])
+        return [*envelope, reply]
 
     def _reply_for(self, key: bytes, peer: str, parts: list[bytes]) -> bytes:
         raw = parts[0] if len(parts) == 1 else b""
