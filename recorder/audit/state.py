@@ -37,7 +37,8 @@ def parse_state(raw: bytes, where: Path) -> WriterState:
     """Parse a state file's bytes (3 fields from version 1, 4 from version 2). Raises AuditError."""
     try:
         fields = raw.decode("ascii").split()
-        if len(fields) not in (3, 4) or len(fields[2]) != 64:
+        counts = [fields[0], *fields[3:4]]  # seq and size: plain decimal (int() also takes "-1", "1_0")
+        if len(fields) not in (3, 4) or len(fields[2]) != 64 or not all(c.isdigit() for c in counts):
             raise ValueError
         key = bytes.fromhex(fields[1])
         if len(key) != 32:
