@@ -15,9 +15,9 @@ from typing import Any
 
 import zmq
 import zmq.auth
-from zmq.utils import z85
 
 from recorder.config import RoomConfig, VideoKind
+from recorder.control.keyfile import is_z85_key
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import find_identity_files
 from recorder.port_owner import listener_pid, runs_config
@@ -62,7 +62,7 @@ def _check_server_key(path: Path, report: Preflight) -> None:
         return
     try:
         public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
+    except (OSError, ValueError, IndexError) as error:  # IndexError: a key line without '='
         report.problems.append(f"{where}: {path} is not a CURVE key file ({error})")
         return
     if not secret:
@@ -71,22 +71,13 @@ def _check_server_key(path: Path, report: Preflight) -> None:
             "give the NAME.key_secret file from `recorder keygen server`"
         )
         return
-    if not (_is_z85_key(public) and _is_z85_key(secret)) or zmq.curve_public(secret) != public:
+    if not (is_z85_key(public) and is_z85_key(secret)) or zmq.curve_public(secret) != public:
         report.problems.append(
             f"{where}: {path} is damaged (its keys are malformed or do not belong together)"
         )
         return
     if path.stat().st_mode & 0o077:
         report.warnings.append(f"{where}: {path} is readable by other users; chmod 600 it")
-
-
-def _is_z85_key(key: bytes | None) -> bool:
-    if key is None or len(key) != 40:
-        return False
-    try:
-        return len(z85.decode(key)) == 32
-    except (ValueError, KeyError, TypeError):
-        return False
 
 
 def _check_clients(directory: Path, report: Preflight) -> None:

@@ -16,6 +16,7 @@ import zmq.auth
 from recorder.clock import Clock
 from recorder.config import ControlConfig
 from recorder.control.auth import AllowlistAuthenticator
+from recorder.control.keyfile import load_key_file
 from recorder.control.monitor import ConnectionMonitor
 from recorder.control.protocol import (
     ErrorCode,
@@ -63,7 +64,7 @@ class RequestHandler(Protocol):
 def load_server_keys(secret_key_file: Path) -> tuple[bytes, bytes]:
     """(public, secret) Z85 keys from a zmq.auth secret key file. Raises ConfigError."""
     try:
-        public, secret = zmq.auth.load_certificate(secret_key_file)
+        public, secret = load_key_file(secret_key_file)
     except (OSError, ValueError) as error:
         raise ConfigError(f"control.server_secret_key: cannot load {secret_key_file}: {error}") from None
     if not secret:
