@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from fuzz.contract import remove_scratch
-from fuzz.replay import replay, target_of
+from fuzz.replay import limit_memory, replay, target_of
 from fuzz.runner import Budget, Totals, run_target
 from fuzz.targets import TARGETS
 
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", help="the target of --replay (default: the file's directory name)")
     args = parser.parse_args(argv)
     if args.replay:
+        limit_memory(args.rss_limit_mb)
         return _replay(args.replay, args.target, args.timeout)
     names = [name.strip() for name in args.targets.split(",") if name.strip()]
     unknown = sorted(set(names) - set(TARGETS))

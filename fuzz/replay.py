@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import signal
 import traceback
 from collections.abc import Iterator
@@ -41,6 +42,13 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def limit_memory(megabytes: int) -> None:
+    """Cap this process's data segment (heap and anonymous mappings): an allocation beyond it fails
+    at once (MemoryError, or the C library's own error) instead of growing until the machine swaps."""
+    limit = megabytes << 20
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 def replay(target: str, path: Path, timeout_s: float) -> Outcome:

@@ -13,7 +13,8 @@ from pathlib import Path
 from fuzz.contract import silence_logs
 from fuzz.targets import load
 
-ARTIFACT_KINDS = ("crash", "timeout", "oom", "leak", "slow-unit")
+REGRESSIONS = Path(__file__).resolve().parent / "regressions"
+"""Inputs that once crashed a target, one directory per target; each is replayed by CI."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ def run_target(name: str, budget: Budget, out: Path) -> Totals:
     silence_logs()
     for number, seed in enumerate(load(name).seeds()):
         (corpus / f"seed-{number:03d}").write_bytes(seed)
+    for regression in sorted((REGRESSIONS / name).glob("*")):  # every fixed crash is tried again first
+        shutil.copyfile(regression, corpus / f"regression-{regression.name}")
     before = set(crashes.iterdir())
     log = logs / f"{name}.log"
     command = [

@@ -7,12 +7,16 @@ import sys
 
 import atheris
 
+from fuzz.replay import limit_memory
 from fuzz.targets import load
 
 INSTRUMENTED = ["recorder", "panic_button", "fuzz.targets"]
 
 
 def main(argv: list[str]) -> None:
+    for flag in argv:
+        if flag.startswith("-rss_limit_mb="):  # libFuzzer only looks once a second; fail the allocation
+            limit_memory(int(flag.split("=", 1)[1]))
     with atheris.instrument_imports(include=INSTRUMENTED):
         target = load(argv[1])
     atheris.Setup([argv[0], *argv[2:]], target.one_input)

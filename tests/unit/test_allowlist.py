@@ -29,7 +29,8 @@ def test_a_printable_name_is_enrolled(tmp_path: Path) -> None:
 
 
 def test_a_key_file_with_a_malformed_key_is_skipped_with_a_warning(tmp_path: Path) -> None:
-    (tmp_path / "short.key").write_text('curve\n    public-key = "tooshort"\n')  # found by fuzz/targets/allowlist
+    # found by fuzz/targets/allowlist.py
+    (tmp_path / "short.key").write_text('curve\n    public-key = "tooshort"\n')
     (tmp_path / "no-equals.key").write_text("curve\n    public-key\n")  # pyzmq raised IndexError here
     _enrol(tmp_path, b"good")
     with capture_logs() as logs:
