@@ -37,8 +37,9 @@ def parse_state(raw: bytes, where: Path) -> WriterState:
     """Parse a state file's bytes (3 fields from version 1, 4 from version 2). Raises AuditError."""
     try:
         fields = raw.decode("ascii").split()
-        counts = [fields[0], *fields[3:4]]  # seq and size: plain decimal (int() also takes "-1", "1_0")
-        if len(fields) not in (3, 4) or len(fields[2]) != 64 or not all(c.isdigit() for c in counts):
+        if len(fields) not in (3, 4) or len(fields[2]) != 64:
+            raise ValueError
+        if not all(count.isdigit() for count in (fields[0], *fields[3:])):  # int() also takes -1 and 1_0
             raise ValueError
         key = bytes.fromhex(fields[1])
         if len(key) != 32:
