@@ -38,7 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown target(s) {', '.join(unknown)}; choose from {', '.join(TARGETS)}")
     budget = Budget(args.inputs, args.timeout, args.rss_limit_mb, args.seed, args.max_len)
     print(f"{'target':<12} {'inputs':>9} {'crashes':>7} {'hangs':>5} {'seconds':>8} {'edges':>6}", flush=True)
-    results = [_report(run_target(name, budget, args.out)) for name in names]
+    try:
+        results = [_report(run_target(name, budget, args.out)) for name in names]
+    finally:
+        remove_scratch()  # the seeds' files
     total = sum(r.inputs for r in results)
     print(
         f"{'total':<12} {total:>9} {sum(r.crashes for r in results):>7} {sum(r.hangs for r in results):>5} "
@@ -64,7 +67,11 @@ def _replay(paths: list[Path], target: str | None, timeout_s: int) -> int:
     failed = 0
     try:
         for path in paths:
-            outcome = replay(target or target_of(path), path, timeout_s)
+            name = target or target_of(path)
+            if name not in TARGETS:
+                print(f"python -m fuzz: no fuzz target {name!r} for {path}; use --target", file=sys.stderr)
+                return 2
+            outcome = replay(name, path, timeout_s)
             print(f"{path}: {'ok' if outcome.ok else 'FAILED'}")
             if not outcome.ok:
                 failed += 1

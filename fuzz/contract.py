@@ -27,16 +27,23 @@ def silence_logs() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
 
 
+SCRATCH_ENV = "ROOM_RECORDER_FUZZ_SCRATCH"
+"""Set by the runner for its workers: they end inside libFuzzer, so the runner removes it."""
 _scratch: Path | None = None
 
 
+def new_scratch() -> Path:
+    """A new private directory (on /dev/shm when there is one: targets write a file per input)."""
+    base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="room-recorder-fuzz-", dir=base))
+
+
 def scratch() -> Path:
-    """A private directory for this process's files, made on first use (on /dev/shm when there is
-    one: targets write a file per input)."""
+    """This process's directory for the files targets write, made on first use."""
     global _scratch
     if _scratch is None:
-        base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
-        _scratch = Path(tempfile.mkdtemp(prefix="room-recorder-fuzz-", dir=base))
+        given = os.environ.get(SCRATCH_ENV)
+        _scratch = Path(given) if given else new_scratch()
     return _scratch
 
 

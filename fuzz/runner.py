@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fuzz.contract import silence_logs
+from fuzz.contract import SCRATCH_ENV, new_scratch, silence_logs
 from fuzz.targets import load
 
 REGRESSIONS = Path(__file__).resolve().parent / "regressions"
@@ -71,8 +72,15 @@ def run_target(name: str, budget: Budget, out: Path) -> Totals:
         str(corpus),
     ]
     started = time.monotonic()
-    with log.open("wb") as sink:
-        code = subprocess.run(command, stdout=sink, stderr=subprocess.STDOUT, check=False).returncode
+    scratch = new_scratch()
+    try:
+        with log.open("wb") as sink:
+            env = {**os.environ, SCRATCH_ENV: str(scratch)}
+            code = subprocess.run(
+                command, stdout=sink, stderr=subprocess.STDOUT, env=env, check=False
+            ).returncode
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.monotonic() - started
     text = log.read_text(errors="replace")
     artifacts = tuple(sorted(set(crashes.iterdir()) - before))
