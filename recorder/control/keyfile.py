@@ -4,6 +4,7 @@ characters of Z85 is an error, not a key that silently matches nobody."""
 from __future__ import annotations
 
 import os
+import struct
 
 import zmq.auth
 from zmq.utils import z85
@@ -28,5 +29,5 @@ def is_z85_key(key: bytes | None) -> bool:
         return False
     try:
         return len(z85.decode(key)) == 32
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError, IndexError, struct.error):  # struct: a group over 2**32 - 1
         return False
