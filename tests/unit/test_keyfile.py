@@ -29,5 +29,5 @@ def test_a_key_file_from_zmq_auth_loads(tmp_path: Path) -> None:
 def test_a_malformed_public_key_is_a_value_error_naming_the_file(tmp_path: Path, line: str) -> None:
     path = tmp_path / "bad.key"
     path.write_text(f"curve\n    {line}\n")
-    with pytest.raises(ValueError, match="bad.key"):
+    with pytest.raises(ValueError, match=r"bad\.key"):
         load_key_file(path)
