@@ -150,7 +150,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ButtonError(f"{path}: {error}") from None
     except RecursionError:
-        raise ButtonError(f"{path}: arrays or tables nested too deeply") from None
+        raise ButtonError(_("{path}: arrays or tables nested too deeply").format(path=path)) from None
     rooms = data.get("room", [])
     for table in [data, *(rooms if isinstance(rooms, list) else [])]:  # the model refuses other values
         for field in ("key", "server_key"):
