@@ -3,6 +3,7 @@
 python -m fuzz                       # the full run: 100,000 inputs per target (docs/reliability.md)
 python -m fuzz --inputs 2000 --targets audit,control
 python -m fuzz --replay FILE         # run one saved input again (its directory names the target)
+python -m fuzz --list                # the targets and what each one fuzzes
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 from fuzz.contract import remove_scratch
 from fuzz.replay import limit_memory, replay, target_of
 from fuzz.runner import Budget, Totals, run_target
-from fuzz.targets import TARGETS
+from fuzz.targets import TARGETS, load
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fuzz", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m fuzz", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--inputs", type=int, default=100_000, help="inputs per target (default 100,000)")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated: {','.join(TARGETS)}")
     parser.add_argument("--timeout", type=int, default=10, help="seconds one input may take (a hang)")
@@ -28,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("fuzz-out"), help="corpus, crashes and logs")
     parser.add_argument("--replay", type=Path, nargs="+", metavar="FILE", help="run saved inputs again")
     parser.add_argument("--target", help="the target of --replay (default: the file's directory name)")
+    parser.add_argument("--list", action="store_true", help="list the targets and what each one fuzzes")
     args = parser.parse_args(argv)
+    if args.list:
+        for name in TARGETS:
+            print(f"{name:<12} {load(name).SURFACE}")
+        return 0
     if args.replay:
         limit_memory(args.rss_limit_mb)
         return _replay(args.replay, args.target, args.timeout)

@@ -7,6 +7,8 @@ config accepts is one the writer can encrypt to."""
 
 from __future__ import annotations
 
+from pydantic import TypeAdapter
+
 from fuzz.contract import expect, scratch
 from fuzz.fixtures import OFFICER
 from recorder.config import RecipientText
@@ -14,7 +16,7 @@ from recorder.incident import bech32
 from recorder.incident.age_keys import Identity, Recipient, load_identities
 
 SURFACE = "text → Recipient.parse, Identity.parse, bech32.decode, identity files, config recipients"
-_ADAPTER = None
+_ADAPTER: TypeAdapter[str] | None = None
 
 
 def one_input(data: bytes) -> None:
@@ -71,8 +73,6 @@ def _config_recipient(text: str) -> str:
     """The config's check of one `storage.recipients` entry (pydantic's ValidationError is a ValueError)."""
     global _ADAPTER
     if _ADAPTER is None:
-        from pydantic import TypeAdapter
-
         _ADAPTER = TypeAdapter(RecipientText)
     return str(_ADAPTER.validate_python(text))
 
