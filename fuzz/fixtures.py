@@ -18,7 +18,6 @@ def _test_identity(label: bytes) -> Identity:
 
 OFFICER = _test_identity(b"room-recorder fuzz officer (a public test key)")
 OTHER_OFFICER = _test_identity(b"room-recorder fuzz second officer (a public test key)")
-AUDIT_KEY = hashlib.sha256(b"room-recorder fuzz audit key (a public test key)").digest()
 
 
 class _Kept(io.BytesIO):
