@@ -15,9 +15,9 @@ from typing import Any
 
 import zmq
 import zmq.auth
-from zmq.utils import z85
 
 from recorder.config import RoomConfig, VideoKind
+from recorder.control.keyfile import is_z85_key
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import find_identity_files
 from recorder.messages import _
@@ -63,7 +63,7 @@ def _check_server_key(path: Path, report: Preflight) -> None:
         return
     try:
         public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
+    except (OSError, ValueError, UnicodeDecodeError, IndexError) as error:  # IndexError: a line without '='
         report.problems.append(
             _("{where}: {path} is not a CURVE key file ({error})").format(where=where, path=path, error=error)
         )
@@ -76,7 +76,7 @@ def _check_server_key(path: Path, report: Preflight) -> None:
             ).format(where=where, path=path)
         )
         return
-    if not (_is_z85_key(public) and _is_z85_key(secret)) or zmq.curve_public(secret) != public:
+    if not (is_z85_key(public) and is_z85_key(secret)) or zmq.curve_public(secret) != public:
         report.problems.append(
             _("{where}: {path} is damaged (its keys are malformed or do not belong together)").format(
                 where=where, path=path
@@ -87,15 +87,6 @@ def _check_server_key(path: Path, report: Preflight) -> None:
         report.warnings.append(
             _("{where}: {path} is readable by other users; chmod 600 it").format(where=where, path=path)
         )
-
-
-def _is_z85_key(key: bytes | None) -> bool:
-    if key is None or len(key) != 40:
-        return False
-    try:
-        return len(z85.decode(key)) == 32
-    except (ValueError, KeyError, TypeError):
-        return False
 
 
 def _check_clients(directory: Path, report: Preflight) -> None:
