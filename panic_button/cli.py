@@ -13,7 +13,7 @@ from typing import Any
 from panic_button.client import ButtonError, NoContact, Refused, RoomClient
 from panic_button.config import RoomFile, load_desk_file, read_toml, validate
 from panic_button.i18n import DOMAIN, _
-from recorder.i18n import pick_language, set_language
+from recorder.i18n import language_flag, pick_language, set_language
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_NO_CONTACT = 0, 1, 2, 3, 4
 _FLAGS = {  # command-line flag -> settings field; a flag given overrides the --config file
@@ -252,21 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _language_in(argv: list[str]) -> str | None:
-    """The --language given, read before parsing so that --help and parse errors use it too."""
-    for index, arg in enumerate(argv):
-        if arg.startswith("--language="):
-            return arg.split("=", 1)[1].split(",")[0]
-        if arg == "--language" and index + 1 < len(argv):
-            return argv[index + 1].split(",")[0]
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     from recorder.exit_codes import run_guarded  # any error the clauses below miss: one line, a code
 
     argv = sys.argv[1:] if argv is None else argv
-    set_language(pick_language(DOMAIN, _language_in(argv)))
+    set_language(pick_language(DOMAIN, language_flag(argv)))
     args = build_parser().parse_args(argv)
     if getattr(args, "long_running", False):
         from recorder.logs import configure_logging

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-import zmq.auth
 
 from panic_button.i18n import _
+from recorder.control.keyfile import load_key_file
 
 
 class ButtonError(Exception):
@@ -46,8 +46,8 @@ class ClientKeys:
     def load(client_secret_file: Path, server_public_file: Path) -> ClientKeys:
         """Raises ButtonError if a key file is missing or malformed."""
         try:
-            public, secret = zmq.auth.load_certificate(client_secret_file)
-            server_public, _none = zmq.auth.load_certificate(server_public_file)
+            public, secret = load_key_file(client_secret_file)
+            server_public, _none = load_key_file(server_public_file)
         except (OSError, ValueError) as error:
             raise ButtonError(_("cannot load keys: {error}").format(error=error)) from None
         if not secret:

@@ -146,10 +146,13 @@ class DeskFile(Timing, Locale):
 def read_toml(path: Path) -> dict[str, Any]:
     """The TOML table in `path`, with relative key paths made relative to the file. Raises ButtonError."""
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ButtonError(f"{path}: {error}") from None
-    for table in [data, *data.get("room", [])]:
+    except RecursionError:
+        raise ButtonError(_("{path}: arrays or tables nested too deeply").format(path=path)) from None
+    rooms = data.get("room", [])
+    for table in [data, *(rooms if isinstance(rooms, list) else [])]:  # the model refuses other values
         for field in ("key", "server_key"):
             if isinstance(table, dict) and isinstance(table.get(field), str):
                 table[field] = str(path.parent / table[field])

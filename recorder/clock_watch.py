@@ -23,6 +23,7 @@ from recorder.audit.reader import entries
 from recorder.clock import NS_PER_S, Clock
 from recorder.config import RoomConfig
 from recorder.errors import RetentionError
+from recorder.messages import _
 from recorder.storage_lock import LOCK_NAME, holder
 
 STEP_TOLERANCE_S = 300.0
@@ -36,11 +37,13 @@ def tolerance_s(elapsed_s: float) -> float:
 
 
 def describe_step(step_s: float, since: str) -> str:
-    amount = f"{step_s / 86400:.1f} days" if abs(step_s) >= 86400 else f"{step_s:.0f} s"
-    return (
-        f"the wall clock stepped {amount} forward of the monotonic clock since {since}: retention is "
+    """In the CLI's language (`recorder purge`); the daemon speaks English (its audit and journal)."""
+    days = step_s / 86400
+    amount = _("{days:.1f} days").format(days=days) if abs(days) >= 1 else _("{s:.0f} s").format(s=step_s)
+    return _(
+        "the wall clock stepped {amount} forward of the monotonic clock since {since}: retention is "
         "suspended (nothing is deleted) until the clock is right again or synchronized"
-    )
+    ).format(amount=amount, since=since)
 
 
 class ClockWatch:
@@ -92,7 +95,9 @@ def step_since_daemon_start(config: RoomConfig, now: float | None = None) -> str
     if step <= tolerance_s(elapsed):
         return None
     since = datetime.fromtimestamp(started_wall).astimezone().isoformat(timespec="seconds")
-    return describe_step(step, f"the room's daemon (pid {pid}) started at {since}")
+    return describe_step(
+        step, _("the room's daemon (pid {pid}) started at {since}").format(pid=pid, since=since)
+    )
 
 
 def refuse_if_clock_stepped(config: RoomConfig) -> None:

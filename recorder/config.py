@@ -24,6 +24,7 @@ from pydantic import (
 from recorder.control.protocol import MIN_MESSAGE_BYTES
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import Recipient
+from recorder.messages import _
 
 _ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -311,13 +312,19 @@ def load_config(path: Path) -> RoomConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+        raise ConfigError(
+            _("{path}: cannot read: {strerror}").format(path=path, strerror=error.strerror)
+        ) from None
     except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        raise ConfigError(
+            _("{path}: not UTF-8 text (byte {start})").format(path=path, start=error.start)
+        ) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        raise ConfigError(_("{path}: not valid TOML: {error}").format(path=path, error=error)) from None
     except RecursionError:
-        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
+        raise ConfigError(
+            _("{path}: not valid TOML: arrays or tables nested too deeply").format(path=path)
+        ) from None
     return parse_config(data, path.parent)
 
 

@@ -18,6 +18,7 @@ from recorder.audit.verify import load_initial_key, verify
 from recorder.config import load_config
 from recorder.incident.export_incident import export_incident
 from recorder.keygen import create_curve_keypair, create_officer_identity
+from recorder.messages import _
 
 PRE_ROLL_S = 5.0
 POST_ROLL_S = 2.0
@@ -113,9 +114,11 @@ def _countdown(seconds: float, label: str) -> None:
         return
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
-        print(f"\r    {label}: {left:4.1f} s left ", end="", flush=True)
+        left_text = _("{seconds:4.1f} s left").format(seconds=left)
+        print(f"\r    {label}: {left_text} ", end="", flush=True)
         time.sleep(min(0.5, left))
-    print(f"\r    {label}: done{' ' * 12}", flush=True)
+    done = _("done")
+    print(f"\r    {label}: {done}{' ' * 12}", flush=True)
 
 
 def _wait_for(client: RoomClient, state: str, timeout_s: float) -> dict[str, object]:
@@ -128,16 +131,24 @@ def _wait_for(client: RoomClient, state: str, timeout_s: float) -> dict[str, obj
         except NoContact:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"daemon did not reach state {state!r} within {timeout_s} s")
+    raise RuntimeError(
+        _("daemon did not reach state {state!r} within {timeout_s} s").format(
+            state=state, timeout_s=timeout_s
+        )
+    )
 
 
 def run_demo(keep: Path | None, record_s: float) -> int:
     root = keep or Path(tempfile.mkdtemp(prefix="recorder-demo-"))
     root.mkdir(parents=True, exist_ok=True)
-    _step(f"setting up a demo room in {root} (server keys, an enrolled button, an officer identity)")
+    _step(
+        _("setting up a demo room in {root} (server keys, an enrolled button, an officer identity)").format(
+            root=root
+        )
+    )
     room = set_up_room(root)
     log_path = root / "daemon.log"
-    _step(f"starting the daemon on built-in test sources (log: {log_path})")
+    _step(_("starting the daemon on built-in test sources (log: {log})").format(log=log_path))
     with log_path.open("w") as log_file:
         daemon = subprocess.Popen(
             [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
@@ -147,30 +158,37 @@ def run_demo(keep: Path | None, record_s: float) -> int:
     client = RoomClient(room.endpoint, room.client_keys, timeout_s=1.0, retries=3)
     try:
         _wait_for(client, "idle", timeout_s=20)
-        _countdown(PRE_ROLL_S + 0.5, f"filling the {PRE_ROLL_S:g} s pre-roll (nothing is written to disk)")
-        _step("pressing the panic button")
+        _countdown(
+            PRE_ROLL_S + 0.5,
+            _("filling the {seconds:g} s pre-roll (nothing is written to disk)").format(seconds=PRE_ROLL_S),
+        )
+        _step(_("pressing the panic button"))
         started = time.monotonic()
         reply = client.trigger(reason="demo")
         print(
-            f"    acknowledged in {1000 * (time.monotonic() - started):.1f} ms: "
-            f"state={reply['state']} incident={reply['incident']}"
+            "    "
+            + _("acknowledged in {ms:.1f} ms: state={state} incident={incident}").format(
+                ms=1000 * (time.monotonic() - started), state=reply["state"], incident=reply["incident"]
+            )
         )
-        _countdown(record_s, "recording")
-        _step("clearing the alarm")
-        client.clear(reason="demo finished")
+        _countdown(record_s, _("recording"))
+        _step(_("clearing the alarm"))
+        client.clear(reason="demo finished")  # goes into the audit log: not translated
         _wait_for(client, "idle", timeout_s=POST_ROLL_S + 10)
-        print(f"    post-roll of {POST_ROLL_S:g} s done; back to buffering only")
+        print(
+            "    " + _("post-roll of {seconds:g} s done; back to buffering only").format(seconds=POST_ROLL_S)
+        )
     finally:
         client.close()
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
     storage = load_config(room.config).storage
     incident = storage.incident_path(reply["incident"])
-    _step("exporting the incident with the officer's identity")
+    _step(_("exporting the incident with the officer's identity"))
     result = export_incident(
         incident, room.officer_identity, root / "incident.mp4", progress=sys.stderr.isatty()
     )
-    _step("verifying the audit log with the auditor's key")
+    _step(_("verifying the audit log with the auditor's key"))
     audit_log = storage.audit_path
     report = verify(audit_log, load_initial_key(storage.verify_key_path))
     _print_summary(root, incident, result.summary(), report.ok, report.entries, audit_log)
@@ -182,15 +200,43 @@ def _print_summary(
 ) -> None:
     from recorder.audit.verify import read_entries
 
-    started = next(e for _, e, _ in read_entries(audit_log) if e and e["event"] == "incident_started")
+    started = next(e for _seq, e, _raw in read_entries(audit_log) if e and e["event"] == "incident_started")
     pre = started["data"]["pre_roll"]
     print()
-    print("Summary")
-    print(f"  incident      {started['data']['incident']} (triggered by {started['data']['client']})")
-    print(
-        f"  pre-roll      {pre['delivered_s']:.2f} s delivered of {pre['configured_s']:g} s configured "
-        f"({pre['video_frames']} frames, {pre['audio_samples']} audio samples)"
-    )
-    print(f"  export        {export}")
-    print(f"  audit log     {'verified' if audit_ok else 'FAILED'}, {entries} entries")
-    print(f"  files         {incident} (encrypted), {root / 'incident.mp4'}, {audit_log}")
+    print(_("Summary"))
+    rows = [
+        (
+            _("incident"),
+            _("{incident} (triggered by {client})").format(
+                incident=started["data"]["incident"], client=started["data"]["client"]
+            ),
+        ),
+        (
+            _("pre-roll"),
+            _(
+                "{delivered:.2f} s delivered of {configured:g} s configured "
+                "({frames} frames, {samples} audio samples)"
+            ).format(
+                delivered=pre["delivered_s"],
+                configured=pre["configured_s"],
+                frames=pre["video_frames"],
+                samples=pre["audio_samples"],
+            ),
+        ),
+        (_("export"), export),
+        (
+            _("audit log"),
+            (_("verified, {entries} entries") if audit_ok else _("FAILED, {entries} entries")).format(
+                entries=entries
+            ),
+        ),
+        (
+            _("files"),
+            _("{incident} (encrypted), {video}, {log}").format(
+                incident=incident, video=root / "incident.mp4", log=audit_log
+            ),
+        ),
+    ]
+    width = max(13, *(len(label) for label, _value in rows))
+    for label, value in rows:
+        print(f"  {label:<{width}} {value}")

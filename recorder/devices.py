@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.errors import DeviceError
+from recorder.messages import _
 
 SYSFS = Path("/sys/class/video4linux")
 BY_ID = Path("/dev/v4l/by-id")
@@ -91,7 +92,7 @@ def _sizes(ioctl: Ioctl, fd: int, fourcc: int) -> list[str]:
             fps = _max_fps(ioctl, fd, fourcc, width, height)
             sizes.append(f"{width}x{height}" + (f"@{fps:g}" if fps else ""))
         else:
-            min_w, max_w, _, min_h, max_h, _ = struct.unpack_from("<6I", buf, 12)
+            min_w, max_w, _step_w, min_h, max_h, _step_h = struct.unpack_from("<6I", buf, 12)
             sizes.append(f"{min_w}x{min_h}..{max_w}x{max_h}")
     return sizes
 
@@ -153,29 +154,44 @@ def _audio_inputs() -> tuple[list[dict[str, Any]], str | None]:
 
 
 def _print_table(cameras: list[Camera], inputs: list[dict[str, Any]], audio_error: str | None) -> None:
-    print('Cameras (video.source = "camera", video.device = the node, or better a stable path)')
+    print(_('Cameras (video.source = "camera", video.device = the node, or better a stable path)'))
     for cam in cameras:
-        print(f"  {cam.device}  {cam.name}" + ("" if cam.capture or cam.error else "  (not a capture node)"))
+        print(
+            f"  {cam.device}  {cam.name}"
+            + ("" if cam.capture or cam.error else "  " + _("(not a capture node)"))
+        )
         for path in cam.stable_paths:
-            print(f"      stable path: {path}")
+            print("      " + _("stable path: {path}").format(path=path))
         if cam.error:
-            print(f"      cannot open: {cam.error}")
+            print("      " + _("cannot open: {error}").format(error=cam.error))
         for fmt in cam.formats:
-            passthrough = "  <- JPEG: stored without re-encoding" if fmt.fourcc in JPEG_FOURCCS else ""
+            passthrough = (
+                "  <- " + _("JPEG: stored without re-encoding") if fmt.fourcc in JPEG_FOURCCS else ""
+            )
             print(f"      {fmt.fourcc} ({fmt.description}){passthrough}: {', '.join(fmt.sizes) or '?'}")
     if not cameras:
-        print("  none (no /dev/video* on this machine)")
-    print("  Network cameras (http://…/mjpg, rtsp://…) and video files are not listed: use the URL or path.")
+        print("  " + _("none (no /dev/video* on this machine)"))
+    print(
+        "  "
+        + _("Network cameras (http://…/mjpg, rtsp://…) and video files are not listed: use the URL or path.")
+    )
     print()
-    print('Audio inputs (audio.source = "microphone", audio.device = the name or index; "" = default)')
+    print(_('Audio inputs (audio.source = "microphone", audio.device = the name or index; "" = default)'))
     for item in inputs:
-        mark = "  (default)" if item["default"] else ""
+        mark = "  " + _("(default)") if item["default"] else ""
         print(
-            f"  [{item['index']}] {item['name']}  {item['host_api']}, {item['channels']} ch, "
-            f"{item['default_samplerate']:g} Hz{mark}"
+            "  "
+            + _("[{index}] {name}  {api}, {channels} ch, {rate:g} Hz").format(
+                index=item["index"],
+                name=item["name"],
+                api=item["host_api"],
+                channels=item["channels"],
+                rate=item["default_samplerate"],
+            )
+            + mark
         )
     if not inputs:
-        print(f"  none{f' ({audio_error})' if audio_error else ''}")
+        print("  " + _("none") + (f" ({audio_error})" if audio_error else ""))
 
 
 def devices_command(as_json: bool) -> int:

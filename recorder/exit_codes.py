@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 
 from recorder.errors import ConfigError, RecorderError
+from recorder.messages import N_, _
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -26,14 +27,16 @@ EXIT_BROKEN_PIPE = EXIT_SIGNAL_BASE + signal.SIGPIPE
 DEBUG_ENV = "ROOM_RECORDER_DEBUG"
 """Set to 1 to see the traceback of an unexpected error (as `recorder --debug` does)."""
 
-EPILOG = """exit codes:
+# Shown translated in `recorder --help` (the English original is what the README documents).
+
+EPILOG = N_("""exit codes:
   0    done
   1    failed: the input could not be used (a missing, unreadable or malformed file, a wrong key,
        a tampered or undecryptable incident, an audit log that does not verify) or a write failed
   2    usage or configuration error (bad arguments; check-config found a problem)
   70   internal error: a bug, please report it (--debug shows the traceback)
   130  interrupted (Ctrl-C); 129 SIGHUP, 143 SIGTERM: stopped, partial output removed
-  141  the output pipe was closed (e.g. `| head`); nothing more is printed"""
+  141  the output pipe was closed (e.g. `| head`); nothing more is printed""")
 
 
 class Terminated(Exception):
@@ -45,6 +48,7 @@ class Terminated(Exception):
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_stop_received: list[int] = []  # the stop signal that arrived within `signals_raise` (main thread only)
 
 
 @contextlib.contextmanager
@@ -60,14 +64,27 @@ def signals_raise() -> Iterator[None]:
     def stop(signum: int, _frame: FrameType | None) -> None:
         for each in _STOP_SIGNALS:
             signal.signal(each, signal.SIG_IGN)
-        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+        _stop_received.append(signum)
+        raise_if_stopped()
 
+    _stop_received.clear()
     previous = {each: signal.signal(each, stop) for each in _STOP_SIGNALS}
     try:
         yield
+        raise_if_stopped()
     finally:
         for each, handler in previous.items():
             signal.signal(each, handler)
+        _stop_received.clear()
+
+
+def raise_if_stopped() -> None:
+    """Raise the exception of a stop signal received within `signals_raise`, again if need be: the
+    handler raises it wherever the main thread is, and C code that runs Python in between (libav's
+    error path) can lose it. Long loops call this between steps, and before they publish a result."""
+    if _stop_received:
+        signum = _stop_received[0]
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
 
 def run_guarded(
@@ -93,18 +110,21 @@ def run_guarded(
         _say(prog, _os_error_text(error))
         return EXIT_FAILED
     except KeyboardInterrupt:
-        _say(prog, "interrupted")
+        _say(prog, _("interrupted"))
         return EXIT_INTERRUPTED
     except Terminated as error:
-        _say(prog, str(error))
+        _say(prog, _("stopped by {signal}").format(signal=signal.Signals(error.signum).name))
         return EXIT_SIGNAL_BASE + error.signum
     except Exception as error:  # the top of the command: a bug; one line, the traceback on request
         if on_crash is not None:
             on_crash()
         if debug:
             traceback.print_exc()
-        hint = "" if debug else f" (run again with --debug or {DEBUG_ENV}=1 to see where)"
-        _say(prog, f"internal error: {type(error).__name__}: {error}. This is a bug; please report it{hint}")
+        bug = _("internal error: {error}. This is a bug; please report it").format(
+            error=f"{type(error).__name__}: {error}"
+        )
+        hint = _("run again with --debug or {variable}=1 to see where").format(variable=DEBUG_ENV)
+        _say(prog, bug if debug else f"{bug} ({hint})")
         return EXIT_INTERNAL
 
 

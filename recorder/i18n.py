@@ -1,7 +1,7 @@
 """Translations for the front ends and CLIs: gettext catalogs (made with Babel), the language, local times.
 
 Catalogs live in `recorder/locale/LANG/LC_MESSAGES/DOMAIN.mo`, one domain per package (`panic_button`,
-later `recorder`), compiled from the `.po` files next to them by `scripts/catalogs.sh`. Message ids are
+`recorder`), compiled from the `.po` files next to them by `scripts/catalogs.sh`. Message ids are
 English, so English needs no catalog. A process has one language for its messages (`set_language`,
 called once at start, before any thread that translates is started); a front end that shows several
 languages at once (the indicator) asks for a `Translator` per language instead.
@@ -85,6 +85,17 @@ def pick_language(domain: str, *choices: str | None, environ: Mapping[str, str] 
             return choice
     wanted = environment_language(environ)
     return wanted if wanted in languages(domain) else DEFAULT_LANGUAGE
+
+
+def language_flag(argv: list[str]) -> str | None:
+    """The `--language` given on a command line, read before parsing so that --help and parse errors
+    use it too."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--language="):
+            return arg.split("=", 1)[1].split(",")[0]
+        if arg == "--language" and index + 1 < len(argv):
+            return argv[index + 1].split(",")[0]
+    return None
 
 
 _process_language = [DEFAULT_LANGUAGE]  # set once at start (set_language), before threads start

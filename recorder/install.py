@@ -17,6 +17,7 @@ from pathlib import Path
 from recorder.config import parse_config
 from recorder.errors import ConfigError, RecorderError
 from recorder.keygen import create_curve_keypair
+from recorder.messages import _
 
 USER = "room-recorder"
 FIRST_PORT = 5570
@@ -119,12 +120,12 @@ def _uninstall(room: str, layout: Layout) -> list[str]:
         steps.append(_run(["systemctl", "disable", "--now", f"recorder@{room}.service"]))
     if layout.tmpfiles(room).exists():
         layout.tmpfiles(room).unlink()
-        steps.append(f"removed {layout.tmpfiles(room)}")
+        steps.append(_step(_("removed"), layout.tmpfiles(room)))
     if not list(layout.tmpfiles().parent.glob("room-recorder-*.conf")):
         for unit in _unit_paths(layout):
             if unit.exists():
                 unit.unlink()
-                steps.append(f"removed {unit} (no room left)")
+                steps.append(_step(_("removed"), unit) + " " + _("(no room left)"))
         if layout.live:
             steps.append(_run(["systemctl", "daemon-reload"]))
     kept = [
@@ -133,32 +134,39 @@ def _uninstall(room: str, layout: Layout) -> list[str]:
         layout.etc / "keys",
         layout.path(f"/var/lib/room-recorder/{room}"),
     ]
-    steps += [f"kept    {path}" for path in kept if path.exists()]
+    steps += [_step(_("kept"), path) for path in kept if path.exists()]
     return steps
 
 
 def next_steps(room: str, layout: Layout) -> str:
     config = layout.config(room)
-    return f"""
-Next steps for room {room}:
+    steps = _("""Next steps for room {room}:
   1. Edit {config}: storage.recipients (the officer's age1… key), [video] and [audio]
      (`recorder devices` lists cameras and microphones), control.endpoint if buttons are on other machines.
   2. recorder check-config {config}
   3. Enrol each button: panic-button keygen NAME --dir /etc/room-recorder/buttons
-     cp /etc/room-recorder/buttons/NAME.key {layout.etc / room / "authorized_clients"}/
+     cp /etc/room-recorder/buttons/NAME.key {clients}/
   4. systemctl enable --now recorder@{room}
   5. Hand over: the audit verify key (/var/lib/room-recorder/{room}/audit.jsonl.verify-key) to the auditor.
-See docs/deploy.md."""
+See docs/deploy.md.""")
+    return "\n" + steps.format(room=room, config=config, clients=layout.etc / room / "authorized_clients")
+
+
+def _step(done: str, what: object) -> str:
+    """One line of the steps' list: what was done (a column 7 wide), then to what."""
+    return f"{done:<7} {what}"
 
 
 def _os_error(error: OSError) -> str:
-    hint = " (run as root)" if error.errno in (errno.EACCES, errno.EPERM) else ""
+    hint = " " + _("(run as root)") if error.errno in (errno.EACCES, errno.EPERM) else ""
     return f"{error.filename}: {error.strerror}{hint}"
 
 
 def _check_room(room: str) -> None:
     if not ROOM_ID.match(room):
-        raise InstallError(f"room {room!r}: use lower-case letters, digits, '-' and '_' (max 63)")
+        raise InstallError(
+            _("room {room!r}: use lower-case letters, digits, '-' and '_' (max 63)").format(room=room)
+        )
 
 
 def _root_option(layout: Layout) -> list[str]:
@@ -167,16 +175,22 @@ def _root_option(layout: Layout) -> list[str]:
 
 def _run(command: list[str]) -> str:
     if shutil.which(command[0]) is None:
-        raise InstallError(f"{command[0]} not found: install systemd (Debian 12 or newer)")
+        raise InstallError(
+            _("{command} not found: install systemd (Debian 12 or newer)").format(command=command[0])
+        )
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        raise InstallError(f"{' '.join(command)} failed: {result.stderr.strip() or result.returncode}")
-    return f"ran     {' '.join(command)}"
+        raise InstallError(
+            _("{command} failed: {error}").format(
+                command=" ".join(command), error=result.stderr.strip() or result.returncode
+            )
+        )
+    return _step(_("ran"), " ".join(command))
 
 
 def _write(path: Path, text: str, mode: int, group: int | None = None) -> str:
     if path.exists():
-        return f"kept    {path}"
+        return _step(_("kept"), path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(fd, "w") as handle:
@@ -184,7 +198,7 @@ def _write(path: Path, text: str, mode: int, group: int | None = None) -> str:
     if group is not None:
         os.chown(path, 0, group)
     os.chmod(path, mode)
-    return f"created {path}"
+    return _step(_("created"), path)
 
 
 def _group_id(layout: Layout) -> int:
@@ -192,25 +206,27 @@ def _group_id(layout: Layout) -> int:
         name, _password, gid, *_ = line.split(":")
         if name == USER:
             return int(gid)
-    raise InstallError(f"group {USER} missing after systemd-sysusers")
+    raise InstallError(_("group {user} missing after systemd-sysusers").format(user=USER))
 
 
 def _server_keys(room: str, layout: Layout) -> str:
     keys = layout.etc / "keys"
     secret = keys / f"{room}.key_secret"
     if secret.exists():
-        return f"kept    {secret}"
-    public, _ = create_curve_keypair(keys, room)
+        return _step(_("kept"), secret)
+    public, _secret = create_curve_keypair(keys, room)
     os.chown(secret, 0, _group_id(layout))
     secret.chmod(0o640)  # readable by the daemon's group, not by the world
     public.chmod(0o644)  # the buttons' units run as dynamic users
-    return f"created {secret} and {room}.key (give the .key to every button of this room)"
+    return _("created {secret} and {room}.key (give the .key to every button of this room)").format(
+        secret=secret, room=room
+    )
 
 
 def _room_config(room: str, layout: Layout, recipients: list[str], port: int | None) -> str:
     path = layout.config(room)
     if path.exists():
-        return f"kept    {path}"
+        return _step(_("kept"), path)
     chosen = port if port is not None else _free_port(layout)
     text = shipped("room.example.toml").read_text()
     text = text.replace(_EXAMPLE_ROOM, room).replace("keys/server.key_secret", f"keys/{room}.key_secret")
@@ -221,10 +237,14 @@ def _room_config(room: str, layout: Layout, recipients: list[str], port: int | N
     try:
         parse_config(tomllib.loads(text), path.parent)
     except (ConfigError, tomllib.TOMLDecodeError) as error:
-        raise InstallError(f"the example config does not make a valid room file: {error}") from None
+        raise InstallError(
+            _("the example config does not make a valid room file: {error}").format(error=error)
+        ) from None
     step = _write(path, text, 0o640, _group_id(layout))
     if not recipients:
-        step += "\n  WARNING: storage.recipients is the example's placeholder: set the officer's recipient"
+        step += "\n  " + _(
+            "WARNING: storage.recipients is the example's placeholder: set the officer's recipient"
+        )
     return step
 
 
@@ -264,10 +284,10 @@ def _install_units(layout: Layout) -> list[str]:
     for path in _unit_paths(layout):
         text = shipped(f"systemd/{path.name}").read_text()
         if path.is_file() and not path.is_symlink() and path.read_text() == text:
-            steps.append(f"kept    {path}")
+            steps.append(_step(_("kept"), path))
             continue
-        verb = "updated" if path.exists() or path.is_symlink() else "created"
+        done = _("updated") if path.exists() or path.is_symlink() else _("created")
         path.unlink(missing_ok=True)
         _write(path, text, 0o644)
-        steps.append(f"{verb} {path}")
+        steps.append(_step(done, path))
     return steps

@@ -10,6 +10,7 @@ from pathlib import Path
 import zmq.auth
 
 from recorder.incident.age_keys import Identity, write_identity_file
+from recorder.messages import _
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -17,7 +18,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 def check_key_name(name: str) -> str:
     """Returns `name` if it is safe as a file name. Raises ValueError."""
     if not _NAME.match(name):
-        raise ValueError(f"key name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
+        raise ValueError(
+            _("key name {name!r}: use letters, digits, '.', '_' or '-' (max 64)").format(name=name)
+        )
     return name
 
 
@@ -33,7 +36,7 @@ def create_curve_keypair(directory: Path, name: str) -> tuple[Path, Path]:
     public, secret = directory / f"{name}.key", directory / f"{name}.key_secret"
     for path in (public, secret):
         if path.exists():
-            raise FileExistsError(f"{path} already exists; refusing to overwrite a key")
+            raise FileExistsError(_("{path} already exists; refusing to overwrite a key").format(path=path))
     public_file, secret_file = zmq.auth.create_certificates(directory, name)
     Path(secret_file).chmod(0o600)
     return Path(public_file), Path(secret_file)

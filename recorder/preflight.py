@@ -15,11 +15,12 @@ from typing import Any
 
 import zmq
 import zmq.auth
-from zmq.utils import z85
 
 from recorder.config import RoomConfig, VideoKind
+from recorder.control.keyfile import is_z85_key
 from recorder.errors import ConfigError
 from recorder.incident.age_keys import find_identity_files
+from recorder.messages import _
 from recorder.port_owner import listener_pid, runs_config
 from recorder.storage_lock import holder, in_use_message, lock_files
 
@@ -65,42 +66,47 @@ def _check_server_key(path: Path, report: Preflight) -> None:
         return
     try:
         public, secret = zmq.auth.load_certificate(path)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        report.problems.append(f"{where}: {path} is not a CURVE key file ({error})")
+    except (OSError, ValueError, UnicodeDecodeError, IndexError) as error:  # IndexError: a line without '='
+        report.problems.append(
+            _("{where}: {path} is not a CURVE key file ({error})").format(where=where, path=path, error=error)
+        )
         return
     if not secret:
         report.problems.append(
-            f"{where}: {path} holds only a public key; "
-            "give the NAME.key_secret file from `recorder keygen server`"
+            _(
+                "{where}: {path} holds only a public key; give the NAME.key_secret file from `recorder "
+                "keygen server`"
+            ).format(where=where, path=path)
         )
         return
-    if not (_is_z85_key(public) and _is_z85_key(secret)) or zmq.curve_public(secret) != public:
+    if not (is_z85_key(public) and is_z85_key(secret)) or zmq.curve_public(secret) != public:
         report.problems.append(
-            f"{where}: {path} is damaged (its keys are malformed or do not belong together)"
+            _("{where}: {path} is damaged (its keys are malformed or do not belong together)").format(
+                where=where, path=path
+            )
         )
         return
     if path.stat().st_mode & 0o077:
-        report.warnings.append(f"{where}: {path} is readable by other users; chmod 600 it")
-
-
-def _is_z85_key(key: bytes | None) -> bool:
-    if key is None or len(key) != 40:
-        return False
-    try:
-        return len(z85.decode(key)) == 32
-    except (ValueError, KeyError, TypeError):
-        return False
+        report.warnings.append(
+            _("{where}: {path} is readable by other users; chmod 600 it").format(where=where, path=path)
+        )
 
 
 def _check_clients(directory: Path, report: Preflight) -> None:
     where = "control.authorized_clients"
     if not directory.is_dir():
-        report.problems.append(f"{where}: directory not found: {directory}")
+        report.problems.append(
+            _("{where}: directory not found: {directory}").format(where=where, directory=directory)
+        )
     elif not os.access(directory, os.R_OK | os.X_OK):
-        report.problems.append(f"{where}: {directory}: permission denied")
+        report.problems.append(
+            _("{where}: {directory}: permission denied").format(where=where, directory=directory)
+        )
     elif not any(directory.glob("*.key")):
         report.warnings.append(
-            f"{where}: no NAME.key files in {directory}: no button can trigger this room yet"
+            _("{where}: no NAME.key files in {directory}: no button can trigger this room yet").format(
+                where=where, directory=directory
+            )
         )
 
 
@@ -113,20 +119,26 @@ def _check_storage(config: RoomConfig, report: Preflight) -> None:
     present = [path for path in (log, state) if os.path.lexists(path)]
     if present == [log]:
         report.problems.append(
-            f"storage.audit_log: {log} exists but its state {state} does not: the chain cannot be "
-            "continued; restore the state from a backup, or move the log aside for the auditor"
+            _(
+                "storage.audit_log: {log} exists but its state {state} does not: the chain cannot be "
+                "continued; restore the state from a backup, or move the log aside for the auditor"
+            ).format(log=log, state=state)
         )
     elif present == [state]:
         report.warnings.append(
-            f"storage.audit_log: {log} is missing but its state {state} remains: the daemon starts a "
-            "new log file that records the missing entries as a gap (log_gap); restore the log from a "
-            "backup if there is one"
+            _(
+                "storage.audit_log: {log} is missing but its state {state} remains: the daemon starts a "
+                "new log file that records the missing entries as a gap (log_gap); restore the log from a "
+                "backup if there is one"
+            ).format(log=log, state=state)
         )
     for path in present:
         if not path.is_file():
-            report.problems.append(f"storage.audit_log: {path} is not a regular file")
+            report.problems.append(_("storage.audit_log: {path} is not a regular file").format(path=path))
         elif not os.access(path, os.R_OK | os.W_OK):
-            report.problems.append(f"storage.audit_log: {path}: permission denied (read and write needed)")
+            report.problems.append(
+                _("storage.audit_log: {path}: permission denied (read and write needed)").format(path=path)
+            )
 
 
 def _writable_directory(directory: Path, where: str, report: Preflight, must_own: bool) -> None:
@@ -137,17 +149,21 @@ def _writable_directory(directory: Path, where: str, report: Preflight, must_own
         existing = existing.parent
     if not existing.is_dir():
         what = (
-            "is not a directory"
+            _("is not a directory")
             if existing == directory
-            else f"cannot be created: {existing} is not a directory"
+            else _("cannot be created: {existing} is not a directory").format(existing=existing)
         )
         report.problems.append(f"{where}: {directory} {what}")
     elif not os.access(existing, os.W_OK | os.X_OK):
-        why = "read-only file system" if _read_only_mount(existing) else "permission denied"
-        report.problems.append(f"{where}: {existing} is not writable ({why})")
+        why = _("read-only file system") if _read_only_mount(existing) else _("permission denied")
+        report.problems.append(
+            _("{where}: {existing} is not writable ({why})").format(where=where, existing=existing, why=why)
+        )
     elif must_own and existing == directory and os.geteuid() not in (0, existing.stat().st_uid):
         report.problems.append(
-            f"{where}: {directory} belongs to uid {existing.stat().st_uid}; the daemon's user must own it"
+            _("{where}: {directory} belongs to uid {uid}; the daemon's user must own it").format(
+                where=where, directory=directory, uid=existing.stat().st_uid
+            )
         )
 
 
@@ -157,11 +173,11 @@ def _read_only_mount(path: Path) -> bool:
 
 def _readable_file(path: Path, where: str, report: Preflight) -> bool:
     if not path.exists():
-        report.problems.append(f"{where}: file not found: {path}")
+        report.problems.append(_("{where}: file not found: {path}").format(where=where, path=path))
     elif not path.is_file():
-        report.problems.append(f"{where}: {path} is not a regular file")
+        report.problems.append(_("{where}: {path} is not a regular file").format(where=where, path=path))
     elif not os.access(path, os.R_OK):
-        report.problems.append(f"{where}: {path}: permission denied")
+        report.problems.append(_("{where}: {path}: permission denied").format(where=where, path=path))
     else:
         return True
     return False
@@ -180,8 +196,10 @@ def _check_identities_on_device(config: RoomConfig, report: Preflight) -> None:
                 continue
             reported.add(path)
             report.problems.append(
-                f"{location}: {path} holds an age identity, a key that decrypts this room's incidents; "
-                "it belongs with the privacy officer, never on the recording device"
+                _(
+                    "{location}: {path} holds an age identity, a key that decrypts this room's incidents; "
+                    "it belongs with the privacy officer, never on the recording device"
+                ).format(location=location, path=path)
             )
 
 
@@ -200,8 +218,10 @@ def _check_memory(config: RoomConfig, report: Preflight, meminfo: Path = Path("/
         return  # not Linux, or /proc hidden: nothing to compare with
     if wanted > total:
         report.problems.append(
-            f"recording.max_ring_bytes: with writer_queue_bytes, more memory than this machine has "
-            f"({wanted / 2**30:.1f} GiB of {total / 2**30:.1f} GiB); lower it"
+            _(
+                "recording.max_ring_bytes: with writer_queue_bytes, more memory than this machine has "
+                "({wanted:.1f} GiB of {total:.1f} GiB); lower it"
+            ).format(wanted=wanted / 2**30, total=total / 2**30)
         )
 
 
@@ -213,9 +233,13 @@ def _check_camera(config: RoomConfig, report: Preflight) -> None:
 
     kind, target = classify_device(config.video.device)
     if kind is DeviceKind.FILE and not Path(str(target)).is_file():
-        report.warnings.append(f"video.device: no such video file: {target} (the room starts degraded)")
+        report.warnings.append(
+            _("video.device: no such video file: {target} (the room starts degraded)").format(target=target)
+        )
     elif kind is DeviceKind.V4L2 and isinstance(target, str) and not Path(target).exists():
-        report.warnings.append(f"video.device: no such camera: {target} (the room starts degraded)")
+        report.warnings.append(
+            _("video.device: no such camera: {target} (the room starts degraded)").format(target=target)
+        )
 
 
 def _check_vault(config: RoomConfig, report: Preflight) -> None:
@@ -226,7 +250,7 @@ def _check_vault(config: RoomConfig, report: Preflight) -> None:
     try:
         import boto3  # noqa: F401
     except ImportError:
-        report.problems.append("vault: needs boto3: pip install 'room-recorder[vault]'")
+        report.problems.append(_("vault: needs boto3: pip install 'room-recorder[vault]'"))
         return
     from recorder.errors import VaultError
     from recorder.vault.client import read_credentials
@@ -238,13 +262,19 @@ def _check_vault(config: RoomConfig, report: Preflight) -> None:
     try:
         credentials = read_credentials(path)
     except VaultError as error:
-        report.problems.append(f"vault.credentials: {error}")
+        report.problems.append(_("vault.credentials: {error}").format(error=error))
         return
     if path.stat().st_mode & 0o077:
-        report.warnings.append(f"vault.credentials: {path} is readable by other users; chmod 600 it")
+        report.warnings.append(
+            _("vault.credentials: {path} is readable by other users; chmod 600 it").format(path=path)
+        )
     problem = reach(config.vault, config.room, credentials)
     if problem:
-        report.warnings.append(f"vault: {problem} (the room records; incidents wait on disk until it works)")
+        report.warnings.append(
+            _("vault: {problem} (the room records; incidents wait on disk until it works)").format(
+                problem=problem
+            )
+        )
 
 
 def _check_daemon_lock(config: RoomConfig, report: Preflight, beside_running: Path | None) -> None:
@@ -255,7 +285,11 @@ def _check_daemon_lock(config: RoomConfig, report: Preflight, beside_running: Pa
         if pid is None:
             continue
         if pid and beside_running is not None and runs_config(pid, beside_running):
-            report.warnings.append(f"{setting}: in use by this room's running daemon (pid {pid})")
+            report.warnings.append(
+                _("{setting}: in use by this room's running daemon (pid {pid})").format(
+                    setting=setting, pid=pid
+                )
+            )
         else:
             report.problems.append(in_use_message(setting, path, pid))
 
@@ -264,7 +298,9 @@ def _check_endpoints(config: RoomConfig, report: Preflight, beside_running: Path
     control = config.control
     if control.endpoint == control.state_endpoint:
         report.problems.append(
-            f"control.state_endpoint: the same as control.endpoint ({control.endpoint}); each needs its own"
+            _("control.state_endpoint: the same as control.endpoint ({endpoint}); each needs its own").format(
+                endpoint=control.endpoint
+            )
         )
         return
     context: zmq.Context[Any] = zmq.Context()
@@ -279,11 +315,17 @@ def _check_endpoints(config: RoomConfig, report: Preflight, beside_running: Path
             owner = _own_daemon(endpoint, beside_running)
             if owner is not None:
                 report.warnings.append(
-                    f"{where}: {endpoint} is held by this room's running daemon (pid {owner}); "
-                    "it is free again once that daemon stops (a restart)"
+                    _(
+                        "{where}: {endpoint} is held by this room's running daemon (pid {owner}); it is "
+                        "free again once that daemon stops (a restart)"
+                    ).format(where=where, endpoint=endpoint, owner=owner)
                 )
             else:
-                report.problems.append(f"{where}: cannot bind {endpoint}: {problem}")
+                report.problems.append(
+                    _("{where}: cannot bind {endpoint}: {problem}").format(
+                        where=where, endpoint=endpoint, problem=problem
+                    )
+                )
     finally:
         context.term()
 
@@ -307,7 +349,7 @@ def _try_bind(context: zmq.Context[Any], endpoint: str) -> str | None:
     try:
         sock.bind(endpoint)
     except zmq.ZMQError as error:
-        hint = " (is this room's daemon already running?)" if error.errno == zmq.EADDRINUSE else ""
+        hint = " " + _("(is this room's daemon already running?)") if error.errno == zmq.EADDRINUSE else ""
         return f"{error.strerror}{hint}"
     finally:
         sock.close(linger=0)
@@ -316,10 +358,10 @@ def _try_bind(context: zmq.Context[Any], endpoint: str) -> str | None:
 
 def _ipc_problem(path: Path) -> str | None:
     if os.path.lexists(path) and not stat.S_ISSOCK(path.lstat().st_mode):
-        return f"{path} exists and is not a socket"
+        return _("{path} exists and is not a socket").format(path=path)
     directory = path.parent
     if not directory.is_dir():
-        return f"directory not found: {directory}"
+        return _("directory not found: {directory}").format(directory=directory)
     if not os.access(directory, os.W_OK | os.X_OK):
-        return f"{directory} is not writable"
+        return _("{directory} is not writable").format(directory=directory)
     return None

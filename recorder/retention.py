@@ -21,6 +21,7 @@ from recorder.config import RoomConfig
 from recorder.durable import fsync_directory
 from recorder.errors import AuditError, RetentionError
 from recorder.incident.ids import is_incident_id
+from recorder.messages import _
 
 log = structlog.get_logger()
 
@@ -47,7 +48,9 @@ def room_trails(config: RoomConfig) -> dict[str, IncidentTrail]:
     try:
         return trails(entries(path)) if path.exists() else {}
     except OSError as error:
-        raise AuditError(f"{path}: cannot read the audit log ({error.strerror})") from None
+        raise AuditError(
+            _("{path}: cannot read the audit log ({strerror})").format(path=path, strerror=error.strerror)
+        ) from None
 
 
 def retention_due(trail: IncidentTrail, config: RoomConfig) -> datetime | None:
@@ -132,17 +135,29 @@ def set_hold(
     written then); StorageError, AuditError.
     """
     if not is_incident_id(config.room, incident):  # before the name reaches the file system
-        raise RetentionError(f"{incident!r} is not an incident id of room {config.room}")
+        raise RetentionError(
+            _("{incident!r} is not an incident id of room {room}").format(incident=incident, room=config.room)
+        )
     path = config.storage.incident_path(incident)
     trail = room_trails(config).get(incident) or IncidentTrail(incident)
     uploaded = trail.uploaded
     if not path.is_file() and uploaded is None:
-        raise RetentionError(f"no incident {incident!r} in {config.storage.directory}")
+        raise RetentionError(
+            _("no incident {incident!r} in {directory}").format(
+                incident=incident, directory=config.storage.directory
+            )
+        )
     if release and not (trail.on_hold or (path.is_file() and _held_by_marker_only(path, trail))):
-        raise RetentionError(f"{incident} is not on legal hold: nothing to release")
+        raise RetentionError(
+            _("{incident} is not on legal hold: nothing to release").format(incident=incident)
+        )
     if not release and trail.on_hold:
         since = trail.holds[-1]
-        raise RetentionError(f"{incident} is already on legal hold (since {since.time}, seq {since.seq})")
+        raise RetentionError(
+            _("{incident} is already on legal hold (since {time}, seq {seq})").format(
+                incident=incident, time=since.time, seq=since.seq
+            )
+        )
     event = "hold_released" if release else "hold_placed"
     if path.is_file():
         facts = file_facts(path)
@@ -175,7 +190,7 @@ def _vault_hold(config: RoomConfig, uploaded: dict[str, Any] | None, on: bool) -
     if config.vault is None:
         return None
     if uploaded is None:
-        return "not in the vault yet: it is uploaded with the hold as the audit log then records it"
+        return _("not in the vault yet: it is uploaded with the hold as the audit log then records it")
     from recorder.vault.client import describe, make_client, read_credentials
     from recorder.vault.holds import set_legal_hold
 
@@ -186,8 +201,11 @@ def _vault_hold(config: RoomConfig, uploaded: dict[str, Any] | None, on: bool) -
         set_legal_hold(client, config.vault.bucket, str(uploaded["key"]), uploaded.get("version_id"), on)
     except Exception as error:  # recorded locally either way; the daemon retries from the log
         log.warning("vault_hold_deferred", error=describe(error))
-        return f"NOT set in the vault now ({describe(error)}); the daemon sets it once the vault is reachable"
-    return f"legal hold {'ON' if on else 'OFF'} on {uploaded['key']} in the vault"
+        return _("NOT set in the vault now ({error}); the daemon sets it once the vault is reachable").format(
+            error=describe(error)
+        )
+    done = _("legal hold ON on {key} in the vault") if on else _("legal hold OFF on {key} in the vault")
+    return done.format(key=uploaded["key"])
 
 
 def file_facts(path: Path) -> dict[str, object]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from recorder.config import RoomConfig
 from recorder.errors import ConfigError
+from recorder.messages import _
 
 LOCK_NAME = "daemon.lock"
 
@@ -51,11 +52,11 @@ def holder(path: Path) -> int | None:
 
 
 def in_use_message(setting: str, path: Path, pid: int) -> str:
-    who = f"pid {pid}" if pid else "another process"
-    return (
-        f"{setting}: {path.parent} is in use by another daemon ({who} holds {path.name}); "
+    who = _("pid {pid}").format(pid=pid) if pid else _("another process")
+    return _(
+        "{setting}: {directory} is in use by another daemon ({who} holds {lock}); "
         "one daemon per storage directory: give each room its own"
-    )
+    ).format(setting=setting, directory=path.parent, who=who, lock=path.name)
 
 
 class DaemonLock:

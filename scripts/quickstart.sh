@@ -50,6 +50,8 @@ case "${1:-}" in
     echo "==> ruff and mypy --strict"
     .venv/bin/ruff check .
     .venv/bin/mypy
-    exec .venv/bin/python -m pytest "$@" ;;
+    # Two workers (pytest-xdist), one test file per worker at a time: most tests wait on real
+    # daemons, sockets and disks, so two files side by side halve the wall time on 2 cores.
+    exec .venv/bin/python -m pytest -n "${TEST_WORKERS:-2}" --dist loadfile --durations=15 "$@" ;;
   *) echo "usage: $0 demo|test [args...]" >&2; exit 2 ;;
 esac

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from recorder.demo import DemoRoom, set_up_room
+from recorder.i18n import set_language
 from tests.support import RunningDaemon, start_daemon
+
+# The messages are checked in English: the commands' default is Dutch (or the environment's language).
+# LANGUAGE wins over LC_ALL and LANG for gettext and for `recorder`; subprocesses inherit it. Tests of
+# the language choice itself set their own environment.
+os.environ["LANGUAGE"] = "en"
+set_language("en")
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from recorder.audit.state import read_state_file
 from recorder.audit.trail import trails
 from recorder.audit.verify import VerifyReport, Witness, load_initial_key, verify
 from recorder.errors import AuditError
+from recorder.messages import _
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -28,7 +29,7 @@ def audit_command(args: argparse.Namespace) -> int:
     """Raises AuditError on unreadable input, VaultError when the vault cannot be read."""
     for log in [args.log] if isinstance(args.log, Path) else args.log or []:
         if not log.is_file():
-            raise AuditError(f"{log}: no such audit log")
+            raise AuditError(_("{log}: no such audit log").format(log=log))
     if args.action == "verify":
         return _verify(args)
     if args.action == "list":
@@ -40,22 +41,27 @@ def audit_command(args: argparse.Namespace) -> int:
 
 def parse_witness(text: str) -> Witness:
     """`SEQ:HASH`. Raises AuditError."""
-    seq, _, digest = text.partition(":")
+    seq, _colon, digest = text.partition(":")
     if not seq.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
-        raise AuditError(f"--witness {text!r}: expected SEQ:HASH (64 lowercase hex digits)")
+        raise AuditError(
+            _("--witness {text!r}: expected SEQ:HASH (64 lowercase hex digits)").format(text=text)
+        )
     return int(seq), digest
 
 
 def print_verdict(report: VerifyReport, out: TextIO) -> None:
     """The verdict: `OK: …` or `FAILED …` with one line per problem, then the notes."""
     if report.ok:
-        print(f"OK: {report.entries} entries verify (exact bytes, chain and MACs)", file=out)
+        print(
+            _("OK: {entries} entries verify (exact bytes, chain and MACs)").format(entries=report.entries),
+            file=out,
+        )
     else:
-        print(f"FAILED after {report.entries} good entries:", file=out)
+        print(_("FAILED after {entries} good entries:").format(entries=report.entries), file=out)
     for problem in report.problems:
         print(f"  {problem}", file=out)
     for note in report.notes:
-        print(f"note: {note}", file=out)
+        print(_("note: {note}").format(note=note), file=out)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -67,7 +73,7 @@ def _verify(args: argparse.Namespace) -> int:
         from recorder.vault.commands import vault_copy
 
         copy = vault_copy(args, args.vault)
-        print(f"vault: {copy.summary()}")
+        print(_("vault: {state}").format(state=copy.summary()))
         witnesses += copy.witnesses
         vault_problems = copy.problems
     report = verify(args.log, key, witnesses, state=state)
@@ -76,7 +82,7 @@ def _verify(args: argparse.Namespace) -> int:
     if report.ok:
         print(f"witness: {report.last_seq}:{report.last_hash}")
         if not witnesses and state is None and not args.vault:
-            print("note: without --witness or --state, removal of the newest entries cannot be detected")
+            print(_("note: without --witness or --state, removal of the newest entries cannot be detected"))
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -91,10 +97,15 @@ def _list(args: argparse.Namespace) -> int:
     )
     shown = listing.write(listing.rows(scan(args.log), filters, report.stopped_at_line), args.format)
     if shown == 0:
-        print("no entries match", file=sys.stderr)
+        print(_("no entries match"), file=sys.stderr)
     if report.ok:
-        checked = "exact bytes, chain and MACs" if args.key else "exact bytes and chain; MACs need --key"
-        print(f"verified: {report.entries} entries ({checked})", file=sys.stderr)
+        checked = (
+            _("exact bytes, chain and MACs") if args.key else _("exact bytes and chain; MACs need --key")
+        )
+        print(
+            _("verified: {entries} entries ({checked})").format(entries=report.entries, checked=checked),
+            file=sys.stderr,
+        )
         return EXIT_OK
     print_verdict(report, sys.stderr)
     return EXIT_FAILED
@@ -109,7 +120,11 @@ def _check(args: argparse.Namespace) -> int:
     if not report.ok:
         print_verdict(report, sys.stderr)
     if not findings:
-        print(f"every incident has a start, a close and its file in {incident_dir} or a deletion entry")
+        print(
+            _("every incident has a start, a close and its file in {directory} or a deletion entry").format(
+                directory=incident_dir
+            )
+        )
     return EXIT_OK if report.ok and not findings else EXIT_FAILED
 
 
@@ -119,7 +134,9 @@ def _report(args: argparse.Namespace) -> int:
 
     keys = args.key or []
     if keys and len(keys) != len(args.log):
-        raise AuditError(f"give one --key per log ({len(args.log)} logs, {len(keys)} keys)")
+        raise AuditError(
+            _("give one --key per log ({logs} logs, {keys} keys)").format(logs=len(args.log), keys=len(keys))
+        )
     period = Period(
         listing.parse_moment(args.since) if args.since else None,
         listing.parse_moment(args.until, end_of_day=True) if args.until else None,
@@ -135,7 +152,7 @@ def _report(args: argparse.Namespace) -> int:
         with scratch_directory() as scratch:
             rooms += report_rooms(args, period, now, Path(scratch))
     if not rooms:
-        raise AuditError("give one or more audit logs, or --vault s3://BUCKET/PREFIX")
+        raise AuditError(_("give one or more audit logs, or --vault s3://BUCKET/PREFIX"))
     html = render(rooms, period, now)
     fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -143,7 +160,13 @@ def _report(args: argparse.Namespace) -> int:
     bad = [room.room for room in rooms if not room.verdict.ok or room.findings]
     incidents = sum(len(room.rows) for room in rooms)
     verdict = (
-        f"problems in {', '.join(bad)}" if bad else "every log verifies and every incident is accounted for"
+        _("problems in {rooms}").format(rooms=", ".join(bad))
+        if bad
+        else _("every log verifies and every incident is accounted for")
     )
-    print(f"{args.output}: {incidents} incidents in {len(rooms)} room(s); {verdict}")
+    print(
+        _("{output}: {incidents} incidents in {rooms} room(s); {verdict}").format(
+            output=args.output, incidents=incidents, rooms=len(rooms), verdict=verdict
+        )
+    )
     return EXIT_FAILED if bad else EXIT_OK

@@ -39,6 +39,8 @@ def parse_state(raw: bytes, where: Path) -> WriterState:
         fields = raw.decode("ascii").split()
         if len(fields) not in (3, 4) or len(fields[2]) != 64:
             raise ValueError
+        if not all(count.isdigit() for count in (fields[0], *fields[3:])):  # int() also takes -1 and 1_0
+            raise ValueError
         key = bytes.fromhex(fields[1])
         if len(key) != 32:
             raise ValueError

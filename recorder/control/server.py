@@ -16,6 +16,7 @@ import zmq.auth
 from recorder.clock import Clock
 from recorder.config import ControlConfig
 from recorder.control.auth import AllowlistAuthenticator
+from recorder.control.keyfile import load_key_file
 from recorder.control.monitor import ConnectionMonitor
 from recorder.control.protocol import (
     ErrorCode,
@@ -63,7 +64,7 @@ class RequestHandler(Protocol):
 def load_server_keys(secret_key_file: Path) -> tuple[bytes, bytes]:
     """(public, secret) Z85 keys from a zmq.auth secret key file. Raises ConfigError."""
     try:
-        public, secret = zmq.auth.load_certificate(secret_key_file)
+        public, secret = load_key_file(secret_key_file)
     except (OSError, ValueError) as error:
         raise ConfigError(f"control.server_secret_key: cannot load {secret_key_file}: {error}") from None
     if not secret:
@@ -210,13 +211,18 @@ class ControlServer:
     def _serve(self, frames: list[zmq.Frame]) -> None:
         key = str(frames[-1].get("User-Id")).encode()  # set by CURVE: the authenticated Z85 public key
         peer = str(frames[-1].get("Peer-Address"))
-        envelope, parts = _split_envelope([f.bytes for f in frames])
+        self._router.send_multipart(self.answer(key, peer, [f.bytes for f in frames]))
+
+    def answer(self, key: bytes, peer: str, frames: list[bytes]) -> list[bytes]:
+        """The frames to send back for one message received from `key` (its envelope, then the reply).
+        Never raises: a bug while handling it is answered `internal_error`. (The fuzzer calls this.)"""
+        envelope, parts = _split_envelope(frames)
         try:
             reply = self._reply_for(key, peer, parts)
         except Exception:  # one message's bug must not take the room's alarm down
             log.exception("request_failed", peer=peer)
             reply = self._error(None, ErrorCode.INTERNAL, "internal error; see the daemon's log")
-        self._router.send_multipart([*envelope, reply])
+        return [*envelope, reply]
 
     def _reply_for(self, key: bytes, peer: str, parts: list[bytes]) -> bytes:
         raw = parts[0] if len(parts) == 1 else b""

@@ -13,6 +13,7 @@ import av
 import structlog
 
 from recorder.errors import IncidentFormatError, StorageError
+from recorder.exit_codes import raise_if_stopped
 from recorder.incident.matroska import is_truncated
 from recorder.incident.mp4 import AnyPacket, Frame, Mp4Encoder
 from recorder.incident.prefetch import Prefetch
@@ -242,6 +243,7 @@ def export(src: Source, dst: Path, *, on_progress: ProgressCallback | None = Non
             tally = _Tally(_media_streams(container), decode_audio=False)
             damaged = _WRITERS[suffix](container, part, _Reading(tally, progress))
             info = tally.info(container.format.name, truncated or damaged)
+        raise_if_stopped()  # a signal's exception lost inside libav must not publish the output
         os.replace(part, dst)
     except (OSError, av.error.FFmpegError) as exc:
         raise StorageError(f"cannot write {dst}: {exc}") from exc
@@ -269,6 +271,7 @@ def _remux(container: av.container.InputContainer, part: Path, reading: _Reading
         mapping = {s.index: out.add_stream_from_template(s) for s in streams}
 
         def copy(packet: AnyPacket) -> None:
+            raise_if_stopped()
             tally.add(packet)
             progress.update(tally.done_s)
             packet.stream = mapping[packet.stream.index]
@@ -301,6 +304,7 @@ def _transcode(container: av.container.InputContainer, part: Path, reading: _Rea
         try:
             with Prefetch(decoded(), PREFETCH_PACKETS, name="export-decode") as items:
                 for done_s, frames in items:
+                    raise_if_stopped()
                     reading.progress.update(done_s)
                     encoder.encode(frames)
         except _Damaged:

@@ -23,6 +23,7 @@ from recorder.exit_codes import signals_raise
 from recorder.incident.age_keys import Identity, load_identities
 from recorder.incident.age_reader import DecryptResult, iter_plaintext
 from recorder.incident.export import EXPORT_SUFFIXES, ExportResult, export
+from recorder.messages import _
 
 MAX_IDENTITY_BYTES = 1 << 20
 """An identity file is a few lines; a larger one is not an identity file (and is not read whole)."""
@@ -35,10 +36,19 @@ class IncidentExport:
     media: ExportResult
 
     def summary(self) -> str:
-        cut = " (TRUNCATED: the recording was cut short, e.g. by a power loss)" if self.truncated else ""
+        cut = (
+            " " + _("(TRUNCATED: the recording was cut short, e.g. by a power loss)")
+            if self.truncated
+            else ""
+        )
         return (
-            f"{self.media.path}: {self.media.duration_s:.1f} s, {self.media.video_frames} video frames, "
-            f"{self.media.audio_samples} audio samples{cut}"
+            _("{path}: {seconds:.1f} s, {frames} video frames, {samples} audio samples").format(
+                path=self.media.path,
+                seconds=self.media.duration_s,
+                frames=self.media.video_frames,
+                samples=self.media.audio_samples,
+            )
+            + cut
         )
 
     @property
@@ -57,9 +67,9 @@ def export_incident(
     (the output cannot be written), and Terminated or KeyboardInterrupt after removing partial files.
     """
     if output.suffix.lower() not in EXPORT_SUFFIXES:
-        raise InputError(f"{output}: the output must end in .mkv or .mp4")
+        raise InputError(_("{output}: the output must end in .mkv or .mp4").format(output=output))
     if os.path.lexists(output):
-        raise FileExistsError(f"{output} already exists")
+        raise FileExistsError(_("{output} already exists").format(output=output))
     identities = load_officer_identities(identity_file)
     with signals_raise(), _private_files(), _plaintext_beside(output) as (out, plaintext):
         try:
@@ -78,15 +88,17 @@ def load_officer_identities(path: Path) -> list[Identity]:
     """The identities in an age identity file. Raises InputError, OSError (missing, unreadable)."""
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
-        raise InputError(f"{path}: not an age identity file (not a regular file)")
+        raise InputError(_("{path}: not an age identity file (not a regular file)").format(path=path))
     if info.st_size > MAX_IDENTITY_BYTES:
-        raise InputError(f"{path}: not an age identity file ({info.st_size} bytes)")
+        raise InputError(
+            _("{path}: not an age identity file ({size} bytes)").format(path=path, size=info.st_size)
+        )
     try:
         return load_identities(path)
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not an age identity file (not UTF-8 text)") from None
+        raise InputError(_("{path}: not an age identity file (not UTF-8 text)").format(path=path)) from None
     except ValueError as error:
-        raise InputError(f"not an age identity file: {error}") from None
+        raise InputError(_("not an age identity file: {error}").format(error=error)) from None
 
 
 @contextlib.contextmanager
@@ -132,9 +144,16 @@ def _decrypt(incident: Path | BinaryIO, out_fd: int, identities: list[Identity])
                 out.write(chunk)
                 out.flush()  # so that closing has nothing left to fail on
             except OSError as error:
-                raise StorageError(f"cannot write the decrypted incident: {error.strerror}") from None
+                raise StorageError(
+                    _("cannot write the decrypted incident: {strerror}").format(strerror=error.strerror)
+                ) from None
     return reader.result()
 
 
 def _print_progress(seconds: float) -> None:
-    print(f"\r    exported {seconds:6.1f} s of media", end="", file=sys.stderr, flush=True)
+    print(
+        "\r    " + _("exported {seconds:6.1f} s of media").format(seconds=seconds),
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )

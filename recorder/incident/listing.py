@@ -8,6 +8,7 @@ from typing import Any
 
 from recorder.audit.trail import IncidentTrail
 from recorder.config import RoomConfig
+from recorder.messages import _
 from recorder.retention import retention_due, room_trails
 
 
@@ -35,17 +36,18 @@ def list_incidents(config: RoomConfig, as_json: bool) -> int:
             print(json.dumps(row, ensure_ascii=False))
         return 0
     if not rows:
-        print(f"no incidents in {config.storage.directory}")
+        print(_("no incidents in {directory}").format(directory=config.storage.directory))
         return 0
-    print(f"{'incident':<40} {'MiB':>8} {'started (UTC)':<26} {'expires in':>10}")
+    incident, started, expires = _("incident"), _("started (UTC)"), _("expires in")
+    print(f"{incident:<40} {'MiB':>8} {started:<26} {expires:>10}")
     for row in rows:
         mib = float(row["bytes"]) / 2**20
         expires = (
-            "on hold"
+            _("on hold")
             if row["legal_hold"]
-            else "undated"
+            else _("undated")
             if row["expires_in_days"] is None
-            else f"{row['expires_in_days']:>8.1f} d"
+            else _("{days:>8.1f} d").format(days=row["expires_in_days"])
         )
         print(f"{row['incident']:<40} {mib:>8.1f} {row['started'] or '?':<26} {expires:>10}")
     return 0

@@ -11,18 +11,23 @@ from recorder.audit.trail import IncidentTrail
 from recorder.config import RoomConfig
 from recorder.errors import RetentionError
 from recorder.incident.ids import is_incident_id
+from recorder.messages import _
 from recorder.retention import file_facts, hold_marker, retention_due, room_trails
 
 
 def incident_facts(config: RoomConfig, incident: str) -> dict[str, Any]:
     """Everything known about one incident. Raises RetentionError if neither log nor disk knows it."""
     if not is_incident_id(config.room, incident):  # before the name reaches the file system
-        raise RetentionError(f"{incident!r} is not an incident id of room {config.room}")
+        raise RetentionError(
+            _("{incident!r} is not an incident id of room {room}").format(incident=incident, room=config.room)
+        )
     trail = room_trails(config).get(incident) or IncidentTrail(incident)
     path = config.storage.incident_path(incident)
     if not trail.entries and not path.exists():
         raise RetentionError(
-            f"no incident {incident!r}: not in the audit log, no file in {config.storage.directory}"
+            _("no incident {incident!r}: not in the audit log, no file in {directory}").format(
+                incident=incident, directory=config.storage.directory
+            )
         )
     start, due = trail.start_time, retention_due(trail, config)
     deleted = trail.deleted
@@ -48,20 +53,33 @@ def show_incident(config: RoomConfig, incident: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps(facts, ensure_ascii=False, indent=2))
         return 0
-    print(f"incident      {facts['incident']}")
-    print(f"started       {facts['started'] or 'unknown'} by {facts['triggered_by'] or 'unknown'}")
-    reasons = "; ".join(facts["reasons"]) or "none given"
-    print(f"justification {reasons}{' (MISSING after 24 h)' if facts['justification_missing'] else ''}")
-    duration = facts["duration_s"]
-    closed = f"{facts['closed']}, {duration:.1f} s" if facts["closed"] else "not closed"
-    print(f"closed        {closed}")
-    print(f"file          {_file_line(facts)}")
-    hold = "ON HOLD" if facts["legal_hold"] else "none"
+    unknown = _("unknown")
+    started = _("{time} by {client}").format(
+        time=facts["started"] or unknown, client=facts["triggered_by"] or unknown
+    )
+    reasons = "; ".join(facts["reasons"]) or _("none given")
+    if facts["justification_missing"]:
+        reasons += " " + _("(MISSING after 24 h)")
+    closed = _("not closed")
+    if facts["closed"]:
+        closed = _("{why}, {duration:.1f} s").format(why=facts["closed"], duration=facts["duration_s"])
+    hold = _("ON HOLD") if facts["legal_hold"] else _("none")
     if facts["legal_hold"] != facts["hold_marker_file"]:
-        hold += " (the .hold marker file disagrees; the audit log decides)"
-    print(f"legal hold    {hold}")
-    print(f"retention     due {facts['retention_due'] or 'unknown (undated)'}")
-    print("trail")
+        hold += " " + _("(the .hold marker file disagrees; the audit log decides)")
+    due = facts["retention_due"] or _("unknown (undated)")
+    rows = [
+        (_("incident"), facts["incident"]),
+        (_("started"), started),
+        (_("justification"), reasons),
+        (_("closed"), closed),
+        (_("file"), _file_line(facts)),
+        (_("legal hold"), hold),
+        (_("retention"), _("due {date}").format(date=due)),
+    ]
+    width = max(len(label) for label, _value in rows)
+    for label, value in rows:
+        print(f"{label:<{width}} {value}")
+    print(_("trail"))
     for entry in facts["trail"]:
         details = " ".join(
             f"{k}={show_value(v)}" for k, v in entry["data"].items() if v is not None and k != "incident"
@@ -73,7 +91,11 @@ def show_incident(config: RoomConfig, incident: str, as_json: bool) -> int:
 def _file_line(facts: dict[str, Any]) -> str:
     if facts["file"] is not None:
         file = facts["file"]
-        return f"{file['path']} ({file['size']} bytes, sha256 {file['sha256']})"
+        return _("{path} ({size} bytes, sha256 {sha256})").format(
+            path=file["path"], size=file["size"], sha256=file["sha256"]
+        )
     if facts["deleted"] is not None:
-        return f"deleted at seq {facts['deleted']['seq']} ({facts['deleted']['time']})"
-    return "MISSING (no file and no deletion entry)"
+        return _("deleted at seq {seq} ({time})").format(
+            seq=facts["deleted"]["seq"], time=facts["deleted"]["time"]
+        )
+    return _("MISSING (no file and no deletion entry)")

@@ -11,6 +11,7 @@ from recorder.audit.reader import entries
 from recorder.audit.trail import IncidentTrail, trails
 from recorder.errors import AuditError
 from recorder.incident.age_reader import DecryptResult
+from recorder.messages import _
 
 COMPLETE, TRUNCATED, DAMAGED = "complete", "truncated", "damaged"
 
@@ -33,26 +34,41 @@ def classify(incident: str, decrypted: DecryptResult, log_path: Path) -> Verdict
     try:
         trail = trails(entries(log_path)).get(incident) or IncidentTrail(incident)
     except OSError as error:
-        raise AuditError(f"{log_path}: cannot read the audit log ({error.strerror})") from None
-    found = f"{decrypted.chunks} chunks, {decrypted.plaintext_bytes} bytes"
+        raise AuditError(
+            _("{path}: cannot read the audit log ({strerror})").format(path=log_path, strerror=error.strerror)
+        ) from None
+    found = _("{chunks} chunks, {size} bytes").format(chunks=decrypted.chunks, size=decrypted.plaintext_bytes)
     if decrypted.dropped_tail_bytes:
-        found += f", then {decrypted.dropped_tail_bytes} bytes that fail authentication"
+        found += _(", then {size} bytes that fail authentication").format(size=decrypted.dropped_tail_bytes)
     if trail.started is None:
-        return Verdict(DAMAGED, f"{incident} is not in {log_path.name}: no audited start (wrong log?)")
+        return Verdict(
+            DAMAGED,
+            _("{incident} is not in {log}: no audited start (wrong log?)").format(
+                incident=incident, log=log_path.name
+            ),
+        )
     closed = trail.closed
     if closed is None or trail.crash_cut or closed.data.get("error"):
         return _cut_by_crash(closed.data if closed else None, decrypted, found)
     written = _written(closed.data)
     if written is None:
         return Verdict(
-            TRUNCATED if decrypted.truncated else COMPLETE, f"{found}; the close entry has no counts"
+            TRUNCATED if decrypted.truncated else COMPLETE,
+            _("{found}; the close entry has no counts").format(found=found),
         )
     if not decrypted.truncated and (decrypted.chunks, decrypted.plaintext_bytes) == written:
-        return Verdict(COMPLETE, f"{found}, as the log's incident_closed (seq {closed.seq}) records")
+        return Verdict(
+            COMPLETE,
+            _("{found}, as the log's incident_closed (seq {seq}) records").format(
+                found=found, seq=closed.seq
+            ),
+        )
     return Verdict(
         DAMAGED,
-        f"the log closed it with {written[0]} chunks, {written[1]} bytes (seq {closed.seq}); the file gives "
-        f"{found}: it was altered or cut after it was closed",
+        _(
+            "the log closed it with {chunks} chunks, {size} bytes (seq {seq}); the file gives {found}: "
+            "it was altered or cut after it was closed"
+        ).format(chunks=written[0], size=written[1], seq=closed.seq, found=found),
     )
 
 
@@ -63,16 +79,22 @@ def _cut_by_crash(closed: dict[str, Any] | None, decrypted: DecryptResult, found
     floor = _chunks_on_disk(closed) if closed else None
     if floor is not None and decrypted.chunks < floor:
         return Verdict(
-            DAMAGED, f"the log recorded {floor} complete chunks on disk; the file now gives {found}"
+            DAMAGED,
+            _("the log recorded {floor} complete chunks on disk; the file now gives {found}").format(
+                floor=floor, found=found
+            ),
         )
     if not decrypted.truncated:
-        return Verdict(COMPLETE, f"{found}; the log has no regular close (the writer stopped after the end)")
+        return Verdict(
+            COMPLETE,
+            _("{found}; the log has no regular close (the writer stopped after the end)").format(found=found),
+        )
     why = (
-        f"the writer failed: {closed['error']}"
+        _("the writer failed: {error}").format(error=closed["error"])
         if closed and closed.get("error")
-        else "no regular close in the log"
+        else _("no regular close in the log")
     )
-    return Verdict(TRUNCATED, f"cut by a crash ({why}); {found} recovered")
+    return Verdict(TRUNCATED, _("cut by a crash ({why}); {found} recovered").format(why=why, found=found))
 
 
 def _chunks_on_disk(data: dict[str, Any]) -> int | None:

@@ -30,6 +30,10 @@ from recorder.sources.frame_timing import FilePacer, FrameClock, RateLimiter, Ra
 from recorder.sources.losses import LossReport
 from recorder.sources.reconnect import ReconnectingSource, SourceEnded, SourceFault
 
+MAX_DECODE_PIXELS = 4096 * 4096
+"""Largest pass-through frame the source decodes to scale it (~50 MB decoded). A JPEG's header can
+claim any size up to 65535 x 65535: a 1 KB frame from a rogue camera claiming 20000 x 20000 made
+OpenCV allocate 1.2 GB and decode for seconds."""
 _SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 log = structlog.get_logger()
@@ -270,6 +274,10 @@ class CameraSource(ReconnectingSource):
                 raise SourceFault("camera sent a non-JPEG frame in pass-through mode; reopening without")
             if size == want:
                 return data, size
+            if size[0] * size[1] > MAX_DECODE_PIXELS:
+                raise SourceFault(
+                    f"camera sent a {size[0]}x{size[1]} frame, too large to decode (over 4096x4096)"
+                )
             image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
             if image is None:
                 raise SourceFault("camera sent an undecodable JPEG")

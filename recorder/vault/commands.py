@@ -14,6 +14,7 @@ from recorder.audit.reader import entries
 from recorder.audit.report import Period, RoomReport, VaultEvidence, build_room
 from recorder.audit.trail import trails
 from recorder.errors import AuditError, VaultError
+from recorder.messages import _
 from recorder.vault.audit_copy import VaultCopy, fetch_copy, vault_findings
 from recorder.vault.client import S3Client, as_vault_error, make_client, read_credentials
 from recorder.vault.inventory import StoredRoom, inventory
@@ -34,7 +35,7 @@ def list_command(args: argparse.Namespace) -> int:
     try:
         rooms = inventory(client, vault)
     except Exception as error:
-        raise as_vault_error(error, f"cannot list {vault}") from None
+        raise as_vault_error(error, _("cannot list {vault}").format(vault=vault)) from None
     if args.json:
         for room in rooms:
             print(json.dumps(_room_json(room), default=str))
@@ -45,23 +46,39 @@ def list_command(args: argparse.Namespace) -> int:
 
 def _print_table(rooms: list[StoredRoom]) -> None:
     if not rooms:
-        print("no rooms in this vault")
+        print(_("no rooms in this vault"))
     for room in rooms:
-        audit = f"audit up to seq {room.audit_last_seq}" if room.audit_last_seq is not None else "no audit"
-        print(f"{room.room}: {len(room.incidents)} incident(s), {room.bytes / 1e6:.1f} MB, {audit}")
+        audit = (
+            _("audit up to seq {seq}").format(seq=room.audit_last_seq)
+            if room.audit_last_seq is not None
+            else _("no audit")
+        )
+        print(
+            _("{room}: {incidents} incident(s), {size:.1f} MB, {audit}").format(
+                room=room.room, incidents=len(room.incidents), size=room.bytes / 1e6, audit=audit
+            )
+        )
         for item in room.incidents:
-            until = f"{item.retain_until:%Y-%m-%d}" if item.retain_until else "NO RETENTION"
+            until = f"{item.retain_until:%Y-%m-%d}" if item.retain_until else _("NO RETENTION")
             flags = [
                 f
-                for f, on in (("legal hold", item.legal_hold), ("HIDDEN by a delete marker", item.hidden))
+                for f, on in (
+                    (_("legal hold"), item.legal_hold),
+                    (_("HIDDEN by a delete marker"), item.hidden),
+                )
                 if on
             ]
             if item.mode != "COMPLIANCE":
-                flags.append(f"lock mode {item.mode or 'none'}")
+                flags.append(_("lock mode {mode}").format(mode=item.mode or "none"))
             if item.versions > 1:
                 flags.append(f"{item.versions} versions")
             size = f"{item.size / 1e6:8.1f} MB"
-            print(f"  {item.incident}  {size}  retained until {until}  {', '.join(flags)}".rstrip())
+            print(
+                "  "
+                + _("{incident}  {size}  retained until {until}  {flags}")
+                .format(incident=item.incident, size=size, until=until, flags=", ".join(flags))
+                .rstrip()
+            )
 
 
 def _room_json(room: StoredRoom) -> dict[str, Any]:
@@ -81,7 +98,9 @@ def vault_copy(args: argparse.Namespace, url: str) -> VaultCopy:
     except VaultError:
         raise
     except Exception as error:
-        raise as_vault_error(error, f"cannot read the audit checkpoints under {url}") from None
+        raise as_vault_error(
+            error, _("cannot read the audit checkpoints under {url}").format(url=url)
+        ) from None
 
 
 def report_rooms(args: argparse.Namespace, period: Period, now: datetime, scratch: Path) -> list[RoomReport]:
@@ -97,7 +116,7 @@ def report_rooms(args: argparse.Namespace, period: Period, now: datetime, scratc
             log = copy.write_log(scratch / f"{room.room}.jsonl")
             known = trails(entries(log))
             evidence = VaultEvidence(
-                f"{copy.summary()} (the vault's copy of the log)",
+                _("{summary} (the vault's copy of the log)").format(summary=copy.summary()),
                 copy.problems,
                 vault_findings(known, copy.incidents),
             )
@@ -106,7 +125,7 @@ def report_rooms(args: argparse.Namespace, period: Period, now: datetime, scratc
     except (VaultError, AuditError):
         raise
     except Exception as error:
-        raise as_vault_error(error, f"cannot read {vault}") from None
+        raise as_vault_error(error, _("cannot read {vault}").format(vault=vault)) from None
     return reports
 
 
@@ -123,7 +142,7 @@ def open_object(args: argparse.Namespace, url: str) -> BinaryIO:
     try:
         body: BinaryIO = connect(args).get_object(Bucket=bucket, Key=key)["Body"]
     except Exception as error:
-        raise as_vault_error(error, f"cannot read {url}") from None
+        raise as_vault_error(error, _("cannot read {url}").format(url=url)) from None
     return body
 
 

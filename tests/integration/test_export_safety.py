@@ -60,6 +60,11 @@ def export(incident: Path, identity: Path, output: Path) -> subprocess.Popen[str
     )
 
 
+def _process_state(pid: int) -> str:
+    """The state letter in /proc/PID/stat (R running, S sleeping, T stopped, ...)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def wait_until(predicate: object, what: str, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -127,10 +132,11 @@ def test_a_signal_during_transcoding_removes_the_partial_output(
     part = tmp_path / "out.mp4.part"
     wait_until(lambda: part.exists() and part.stat().st_size > 0, "the partial MP4")
     os.kill(process.pid, signal.SIGSTOP)  # hold it mid-transcode, however busy the machine is
+    wait_until(lambda: _process_state(process.pid) == "T", "the exporter stopped")  # kill() is asynchronous
     assert not output.exists(), "the export finished before the signal could be sent"
     os.kill(process.pid, signum)  # pending until it runs again
     os.kill(process.pid, signal.SIGCONT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == code, err
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == code, (out, err, sorted(tmp_path.iterdir()))
     assert f"stopped by {signal.Signals(signum).name}" in err
     assert list(tmp_path.iterdir()) == []

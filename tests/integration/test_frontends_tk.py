@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,12 +59,23 @@ def _room(tmp_path: Path, post_roll_s: float) -> DemoRoom:
     return room
 
 
+def _without_language(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment without tests/conftest.py's English pin: these front ends show their default,
+    Dutch (the C locale of a kiosk)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+    }
+
+
 def _start(screen: Screen, root: Path, *args: str) -> FrontEnd:
     log_path = root / f"{args[0]}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "panic_button", *args],
-            env={**os.environ, "DISPLAY": screen.display}, stdout=log_file, stderr=subprocess.STDOUT,
+            env={**_without_language(os.environ), "DISPLAY": screen.display},
+            stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
     return FrontEnd(process, log_path)
 
