@@ -12,12 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import zmq.auth
-from zmq.utils import z85
-
+from recorder.control.keyfile import load_key_file
 from recorder.errors import ConfigError
-
-KEY_LENGTH = 40  # a Z85 CURVE public key
 
 
 class AllowlistUnreadable(ConfigError):
@@ -56,12 +52,10 @@ def reload_allowlist(directory: Path, previous: dict[bytes, str]) -> tuple[dict[
 
 
 def _public_key(path: Path) -> bytes | None:
-    """The file's Z85 public key, or None if it cannot be read or holds no whole key (a file cut
-    short can still parse, as a shorter key)."""
+    """The file's public key, or None if it cannot be read or holds no whole key (a file cut short
+    can still parse, as a shorter key: `load_key_file` refuses that)."""
     try:
-        public, _secret = zmq.auth.load_certificate(path)
-        if public is None or len(public) != KEY_LENGTH or len(z85.decode(public)) != 32:
-            return None
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        public, _secret = load_key_file(path)
+    except (OSError, ValueError, UnicodeDecodeError):
         return None
-    return bytes(public)
+    return public
