@@ -63,14 +63,9 @@ class ClockWatch:
         self._mono0 = self._clock.monotonic_ns()
         self._since = datetime.fromtimestamp(self._wall0).astimezone().isoformat(timespec="seconds")
 
-    def step_s(self) -> float:
-        """How far the wall clock ran ahead of the monotonic clock since the anchor (negative: behind)."""
-        elapsed = (self._clock.monotonic_ns() - self._mono0) / NS_PER_S
-        return self._clock.wall_time() - self._wall0 - elapsed
-
     def check(self) -> str | None:
-        step = self.step_s()
         elapsed = (self._clock.monotonic_ns() - self._mono0) / NS_PER_S
+        step = self._clock.wall_time() - self._wall0 - elapsed  # ahead of the monotonic clock
         if step <= tolerance_s(elapsed):
             return None
         if self._synchronized() is True:
@@ -113,8 +108,11 @@ def _process_start_boot_s(pid: int) -> float | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold blanks
+    try:
+        return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (IndexError, ValueError):
+        return None
 
 
 def _daemon_started_time(audit_path: Path, pid: int) -> float | None:
@@ -126,6 +124,7 @@ def _daemon_started_time(audit_path: Path, pid: int) -> float | None:
                 found = entry.time
     except OSError:
         return None
-    if found is None:
+    try:
+        return None if found is None else datetime.fromisoformat(found.replace("Z", "+00:00")).timestamp()
+    except ValueError:
         return None
-    return datetime.fromisoformat(found.replace("Z", "+00:00")).timestamp()
