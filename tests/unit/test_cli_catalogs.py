@@ -35,6 +35,8 @@ CLI_MODULES = (
     "devices.py",
     "keygen.py",
     "retention.py",
+    "storage_lock.py",
+    "clock_watch.py",
     "audit/commands.py",
     "incident/show.py",
     "incident/listing.py",
