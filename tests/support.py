@@ -36,13 +36,19 @@ class RunningDaemon:
     def stop(self) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                self.process.wait(timeout=10)
+                stacks = self.log_text()[-6000:]
+                raise AssertionError(f"daemon did not stop within 30 s of SIGTERM:\n{stacks}") from None
         return self.process.returncode
 
 
 def start_daemon(room: DemoRoom, extra_env: dict[str, str] | None = None) -> RunningDaemon:
     log_path = room.root / "daemon.log"
-    env = {**os.environ, **(extra_env or {})}
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1", **(extra_env or {})}  # stacks on SIGABRT, see stop()
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],
