@@ -23,6 +23,7 @@ from pydantic import (
 
 from recorder.control.protocol import MIN_MESSAGE_BYTES
 from recorder.errors import ConfigError
+from recorder.i18n import DEFAULT_TIMEZONE, time_zone
 from recorder.incident.age_keys import Recipient
 from recorder.messages import _
 
@@ -276,6 +277,20 @@ class VaultConfig(Strict):
         return f"{self.prefix}/{room}/" if self.prefix else f"{room}/"
 
 
+def _zone(value: str) -> str:
+    time_zone(value)  # raises ValueError naming the problem
+    return value
+
+
+class LocaleConfig(Strict):
+    """How the operator's commands show this room's times (the audit log, JSON and CSV stay UTC)."""
+
+    timezone: Annotated[str, AfterValidator(_zone)] = Field(
+        DEFAULT_TIMEZONE,
+        description="IANA time zone of the times `recorder incidents` shows, e.g. Europe/Amsterdam.",
+    )
+
+
 class RoomConfig(Strict):
     room: str = Field(pattern=_ROOM_ID, description="Room id; appears in incident names and the audit log.")
     video: VideoConfig = Field(default_factory=VideoConfig)  # type: ignore[arg-type]
@@ -284,6 +299,7 @@ class RoomConfig(Strict):
     control: ControlConfig
     storage: StorageConfig
     vault: VaultConfig | None = Field(None, description="Ship incidents and the audit log to a vault.")
+    locale: LocaleConfig = Field(default_factory=LocaleConfig)  # type: ignore[arg-type]
 
 
 def format_errors(error: ValidationError) -> list[str]:

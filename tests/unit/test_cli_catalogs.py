@@ -18,7 +18,15 @@ from babel.messages.catalog import TranslationError
 from babel.messages.checkers import python_format
 
 from recorder.messages import DOMAIN
-from tests.catalog_checks import call_name, compiled_differences, marked, read_catalog, unmarked, untranslated
+from tests.catalog_checks import (
+    call_name,
+    compiled_differences,
+    marked,
+    marked_inside_f_strings,
+    read_catalog,
+    unmarked,
+    untranslated,
+)
 
 PACKAGE = Path(__file__).resolve().parents[2] / "recorder"
 
@@ -36,6 +44,8 @@ CLI_MODULES = (
     "keygen.py",
     "retention.py",
     "audit/commands.py",
+    "audit/listing.py",
+    "audit/report_html.py",
     "incident/show.py",
     "incident/listing.py",
     "incident/verdict.py",
@@ -51,6 +61,13 @@ ALLOWED = {
 
 def test_strings_are_marked_at_all() -> None:
     assert len(marked(PACKAGE)) > 250
+
+
+def test_no_message_is_marked_inside_an_f_string(tmp_path: Path) -> None:
+    """Babel cannot extract `f"<h1>{_('Report')}</h1>"`: the message would stay English unnoticed."""
+    assert marked_inside_f_strings(PACKAGE) == []
+    (tmp_path / "example.py").write_text("title = f\"<h1>{_('Report')}</h1>\"\n")
+    assert marked_inside_f_strings(tmp_path) == ["example.py:1"]
 
 
 def test_every_marked_string_has_a_dutch_translation() -> None:
