@@ -14,8 +14,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from recorder.i18n import DEFAULT_TIMEZONE, time_zone
+from recorder.messages import _
 
 _LOCALES = {"en": "en_GB"}  # English as written in Europe: 24-hour clock, day before month
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """Raises ValueError, in the process's language, for a name that is not an IANA time zone."""
+    try:
+        return time_zone(name)
+    except ValueError:
+        raise ValueError(
+            _("unknown time zone {zone!r} (an IANA name such as {example})").format(
+                zone=name, example=DEFAULT_TIMEZONE
+            )
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -26,7 +39,7 @@ class LocalTimes:
     @classmethod
     def named(cls, zone: str | None, language: str) -> LocalTimes:
         """Raises ValueError for a name that is not an IANA time zone."""
-        return cls(time_zone(zone or DEFAULT_TIMEZONE), language)
+        return cls(zone_named(zone or DEFAULT_TIMEZONE), language)
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
