@@ -131,4 +131,4 @@ def test_a_room_config_with_an_unknown_time_zone_is_refused(tmp_path: Path) -> N
     with room.config.open("a") as config:
         config.write('\n[locale]\ntimezone = "CEST"\n')
     result = _recorder("check-config", room.config)
-    assert result.returncode != 0 and "locale.timezone" in result.stderr and "'CEST'" in result.stderr
+    assert result.returncode == 2 and "locale.timezone" in result.stderr and "'CEST'" in result.stderr
