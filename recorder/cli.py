@@ -132,10 +132,12 @@ def _operator_audit(path: Path) -> AuditLog:
 
 
 def _cmd_purge(args: argparse.Namespace) -> int:
+    from recorder.clock_watch import refuse_if_clock_stepped
     from recorder.config import load_config
     from recorder.retention import purge
 
     config = load_config(args.config)
+    refuse_if_clock_stepped(config)  # a forward step of the wall clock would delete incidents early
     expired = purge(config, _operator_audit(config.storage.audit_path), dry_run=args.dry_run)
     deleted = [item for item in expired if not item.on_hold]
     held = [item for item in expired if item.on_hold]

@@ -150,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=_("place or release a legal hold on an incident (it is then never purged)"),
         description=_(
             "The hold is an audit entry (who acted, the file's SHA-256 and size, also sent to the "
-            "system journal) and lasts until a release is audited; the X.age.hold file is only a "
-            "convenience. Exit 1 when the incident is unknown, already held, or (for --release) not held."
+            "system journal) and lasts until a release is audited; the X.age.hold marker also keeps an "
+            "incident whose hold is no longer in the log (a rotated or lost log). Exit 1 when the "
+            "incident is unknown, already held, or (for --release) not held."
         ),
     )
     p.add_argument("incident", help=_("the incident id (file name without .age)"))

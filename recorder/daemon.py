@@ -17,10 +17,13 @@ import zmq
 from recorder import __version__, faults
 from recorder.audit.log import AuditLog, state_path
 from recorder.clock import Clock, SystemClock
+from recorder.clock_watch import ClockWatch
 from recorder.config import RoomConfig
 from recorder.control.allowlist import load_allowlist
+from recorder.control.allowlist_reload import reload_allowlist
 from recorder.control.auth import AllowlistAuthenticator
 from recorder.control.server import ControlServer, load_server_keys, open_sockets
+from recorder.errors import ConfigError, RecorderError, RetentionError
 from recorder.hygiene import harden_process
 from recorder.incident.output import open_incident_output
 from recorder.incident.writer import IncidentOutput
@@ -33,7 +36,8 @@ from recorder.router import PacketRouter
 from recorder.secure_memory import KeyVault
 from recorder.sources.base import MediaSource
 from recorder.sources.factory import build_sources
-from recorder.supervision import Supervisor, stall_limit_s
+from recorder.storage_lock import DaemonLock
+from recorder.supervision import Supervisor, clock_synchronized, stall_limit_s
 from recorder.systemd_notify import Notifier
 
 log = structlog.get_logger()
@@ -57,10 +61,12 @@ class Daemon:
         self.clock = clock or SystemClock()
         if self.fault_plan is not None:
             self.clock = faults.ShiftedClock(self.clock, self.fault_plan)
+        self.clock_watch = ClockWatch(self.clock, clock_synchronized)  # retention's guard against steps
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.hardening = harden_process()
         self._prepare_storage()
+        self.lock = DaemonLock(config)  # before the audit log is opened: a second daemon stops here
         self.audit = _open_audit(config)
         self.vault = KeyVault()
         ring = EncryptedRing(
@@ -126,9 +132,10 @@ class Daemon:
                 self.reload_requested.clear()
                 self._guarded("allowlist", self._reload_allowlist)
             self._guarded("room", self.room.tick)
+            clock_ok = self._guarded("clock", self._check_clock)
             now = time.monotonic()
             if now >= next_purge:
-                purged = self._guarded("retention", self._purge)
+                purged = clock_ok and self._guarded("retention", self._purge)
                 next_purge = now + (PURGE_INTERVAL_S if purged else PURGE_RETRY_S)
             self._publish_if_changed()
             # supervision hook: READY once capture runs, STATUS, WATCHDOG (not petted if this fails)
@@ -149,7 +156,11 @@ class Daemon:
             faults.point(f"loop.{step}")
             action()
         except Exception as error:
-            if step not in health.parts:  # log a persistent failure once, not every 50 ms
+            if step in health.parts:  # log a persistent failure once, not every 50 ms
+                pass
+            elif isinstance(error, RecorderError):  # the world's doing, said in one line: no traceback
+                log.error("loop_step_failed", step=step, error=str(error))
+            else:
                 log.exception("loop_step_failed", step=step)
             health.fail(step, f"{type(error).__name__}: {error}")
             return False
@@ -172,6 +183,7 @@ class Daemon:
             sock.close(linger=0)
         self._auth.stop()
         self._context.term()
+        self.lock.release()
         log.info("daemon_stopped", room=self.config.room)
 
     def install_signal_handlers(self) -> None:
@@ -196,15 +208,29 @@ class Daemon:
         self.uploader = VaultUploader(self.config, self.room.source_status)
         self.uploader.start()
 
+    def _check_clock(self) -> None:
+        """Raises RetentionError while the wall clock has stepped forward (`recorder.clock_watch`):
+        `degraded` then names `clock` and retention waits, so that no incident is deleted early."""
+        problem = self.clock_watch.check()
+        if problem is not None:
+            raise RetentionError(problem)
+
     def _purge(self) -> None:
-        """Raises (OSError, StorageError, …) when a deletion or its audit entry fails."""
-        purge(self.config, self.audit)
+        """Raises (OSError, StorageError, …) when a deletion or its audit entry fails. Ages are counted
+        on the daemon's clock, the one the clock watch checks."""
+        purge(self.config, self.audit, now=self.clock.wall_time())
 
     def _reload_allowlist(self) -> None:
         """The new allowlist applies even when its audit entry cannot be written (a revoked key must
-        be refused): the entry is then logged and written once the audit recovers."""
-        self.server.replace_allowlist(load_allowlist(self.config.control.authorized_clients))
-        self.room.audit.write_or_log("allowlist_reloaded", clients=self._auth.clients())
+        be refused): the entry is then logged and written once the audit recovers. What could not be
+        read keeps what was in force (`recorder.control.allowlist_reload`) and raises ConfigError, so
+        that `degraded` names the allowlist until a reload succeeds."""
+        directory = self.config.control.authorized_clients
+        names, problems = reload_allowlist(directory, self._auth.enrolled())
+        self.server.replace_allowlist(names)
+        self.room.audit.write_or_log("allowlist_reloaded", clients=self._auth.clients(), problems=problems)
+        if problems:
+            raise ConfigError(f"control.authorized_clients: {'; '.join(problems)}")
 
     def _open_output(self, incident: str) -> tuple[IncidentOutput, Path]:
         return open_incident_output(self.config, incident)

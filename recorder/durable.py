@@ -13,3 +13,14 @@ def fsync_directory(directory: Path | str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def ensure_directory(directory: Path) -> bool:
+    """Create `directory` (0700; not its parents) if it is missing, durably. Returns True if it was
+    created. Raises OSError (e.g. the parent is gone too, or a file stands in its place)."""
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        return False
+    fsync_directory(directory.parent)
+    return True

@@ -42,6 +42,7 @@ POINTS = (
     "incident.close",  # sealing the final chunk when the incident closes
     "loop.control",  # each step of the daemon's loop (recorder/daemon.py `_guarded`)
     "loop.allowlist",
+    "loop.clock",
     "loop.room",
     "loop.retention",
     "loop.state_publisher",

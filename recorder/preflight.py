@@ -22,6 +22,7 @@ from recorder.errors import ConfigError
 from recorder.incident.age_keys import find_identity_files
 from recorder.messages import _
 from recorder.port_owner import listener_pid, runs_config
+from recorder.storage_lock import holder, in_use_message, lock_files
 
 
 @dataclass
@@ -41,7 +42,9 @@ def preflight(config: RoomConfig, beside_running: Path | None = None) -> Preflig
     _check_server_key(config.control.server_secret_key, report)
     _check_clients(config.control.authorized_clients, report)
     _check_storage(config, report)
+    _check_daemon_lock(config, report, beside_running)
     _check_identities_on_device(config, report)
+    _check_memory(config, report)
     _check_camera(config, report)
     _check_vault(config, report)
     if not report.problems:  # only bind once the rest is sound: binding is the costliest check
@@ -200,6 +203,28 @@ def _check_identities_on_device(config: RoomConfig, report: Preflight) -> None:
             )
 
 
+def _check_memory(config: RoomConfig, report: Preflight, meminfo: Path = Path("/proc/meminfo")) -> None:
+    """The ring and the writer's queue live in (locked) memory: a cap beyond the machine's memory (a
+    zero too many) would get the daemon killed by the kernel once the pre-roll fills, mid-incident."""
+    recording = config.recording
+    wanted = recording.max_ring_bytes + recording.writer_queue_bytes
+    try:
+        total = next(
+            int(line.split()[1]) * 1024
+            for line in meminfo.read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
+    except (OSError, StopIteration, ValueError, IndexError):
+        return  # not Linux, or /proc hidden: nothing to compare with
+    if wanted > total:
+        report.problems.append(
+            _(
+                "recording.max_ring_bytes: with writer_queue_bytes, more memory than this machine has "
+                "({wanted:.1f} GiB of {total:.1f} GiB); lower it"
+            ).format(wanted=wanted / 2**30, total=total / 2**30)
+        )
+
+
 def _check_camera(config: RoomConfig, report: Preflight) -> None:
     """A camera that is missing now only degrades the room (it is retried), so this is a warning."""
     if config.video.source is not VideoKind.CAMERA:
@@ -250,6 +275,23 @@ def _check_vault(config: RoomConfig, report: Preflight) -> None:
                 problem=problem
             )
         )
+
+
+def _check_daemon_lock(config: RoomConfig, report: Preflight, beside_running: Path | None) -> None:
+    """Another daemon on this storage directory (or audit log) is a problem; the room's own running
+    daemon, when checking beside it, a warning."""
+    for setting, path in lock_files(config):
+        pid = holder(path)
+        if pid is None:
+            continue
+        if pid and beside_running is not None and runs_config(pid, beside_running):
+            report.warnings.append(
+                _("{setting}: in use by this room's running daemon (pid {pid})").format(
+                    setting=setting, pid=pid
+                )
+            )
+        else:
+            report.problems.append(in_use_message(setting, path, pid))
 
 
 def _check_endpoints(config: RoomConfig, report: Preflight, beside_running: Path | None) -> None:

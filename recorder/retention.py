@@ -72,8 +72,25 @@ def find_expired(config: RoomConfig, now: float | None = None) -> list[Expired]:
             continue
         age = moment - start
         if age > timedelta(days=config.storage.retention_days):
-            expired.append(Expired(path, round(age.total_seconds() / DAY_S, 2), trail.on_hold, start))
+            on_hold = trail.on_hold or _held_by_marker_only(path, trail)
+            expired.append(Expired(path, round(age.total_seconds() / DAY_S, 2), on_hold, start))
     return expired
+
+
+def _held_by_marker_only(path: Path, trail: IncidentTrail) -> bool:
+    """A `.hold` marker with no hold history in the log: the log that recorded the hold was rotated,
+    lost or replaced (its history starts after a `log_gap`). The log cannot say the hold was released,
+    so the incident is kept: a deletion cannot be undone. Where the log has the incident's holds, it
+    alone decides."""
+    if trail.holds or not hold_marker(path).exists():
+        return False
+    log.warning(
+        "retention_kept_by_hold_marker",
+        incident=path.stem,
+        action="the audit log has no hold history for it (rotated or lost?): kept; release it with "
+        "`recorder hold --release` once the hold is over",
+    )
+    return True
 
 
 def purge(
@@ -130,7 +147,7 @@ def set_hold(
                 incident=incident, directory=config.storage.directory
             )
         )
-    if release and not trail.on_hold:
+    if release and not (trail.on_hold or (path.is_file() and _held_by_marker_only(path, trail))):
         raise RetentionError(
             _("{incident} is not on legal hold: nothing to release").format(incident=incident)
         )
@@ -155,10 +172,10 @@ def set_hold(
 
 def _write_marker(path: Path, reason: str, release: bool) -> None:
     marker = hold_marker(path)
-    if release:
-        marker.unlink(missing_ok=True)
-    else:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    marker.unlink(missing_ok=True)  # whatever stands there: never written through (a link to /etc/…)
+    if not release:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(marker, flags, 0o600)
         try:
             os.write(fd, f"{reason}\n".encode())
             os.fsync(fd)

@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   pulseaudio pulseaudio-utils  # a real audio input (sine source) for the microphone tests
   xvfb xdotool imagemagick x11-utils  # the Tk desk and indicator windows, driven and screenshotted in tests
   strace                   # the "nothing touches disk while idle" test
+  libfaketime              # one process's wall clock stepped forward: the retention clock-step test
   systemd                  # systemd-analyze verify/security for the unit test (systemd need not run)
   mmdebstrap systemd-container  # a Debian 12 root booted under a real systemd: the deployment test
   python3-tk tk            # Tk for the desk/indicator front ends

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -59,7 +61,7 @@ class AuditLog:
             self._state_fd = os.open(self._state_path, os.O_RDWR | os.O_CLOEXEC)
             with self._locked():
                 log_exists = path.exists()
-                self._log_fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                self._log_fd = _open_log(path)
                 self._reconcile(self._load_state(), log_exists)
         except OSError as error:
             raise StorageError(f"audit log unusable: {error.strerror}") from error
@@ -89,9 +91,15 @@ class AuditLog:
         """Write one entry durably (log fsynced, then key evolved). Raises StorageError."""
         try:
             with self._locked():
+                self._restore_state_file()
+                log_exists = self._follow_log_file()
                 state = self._load_state()
-                if state.size is None or os.fstat(self._log_fd).st_size != state.size:
-                    state = self._reconcile(state, log_exists=True)
+                if (
+                    log_exists is not None
+                    or state.size is None
+                    or os.fstat(self._log_fd).st_size != state.size
+                ):
+                    state = self._reconcile(state, log_exists=log_exists is not False)
                 entry, _ = self._write(state, event, data)
                 return entry
         except OSError as error:
@@ -100,6 +108,42 @@ class AuditLog:
     def close(self) -> None:
         os.close(self._log_fd)
         os.close(self._state_fd)
+
+    def _restore_state_file(self) -> None:
+        """If the state file was deleted or replaced while open (a clean-up, a restored backup), write
+        the state this log was continued with back under its name: without it the room could not
+        start again. Call with the lock held; the lock moves to the new file. Raises OSError."""
+        if _names(self._state_path, self._state_fd):
+            return
+        tmp = self._state_path.with_name(self._state_path.name + ".restore")
+        tmp.unlink(missing_ok=True)
+        _write_new(tmp, os.pread(self._state_fd, 4096, 0))
+        fd = os.open(tmp, os.O_RDWR | os.O_CLOEXEC)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.replace(tmp, self._state_path)
+        fsync_directory(self._state_path.parent)
+        old, self._state_fd = self._state_fd, fd
+        os.close(old)  # releases the lock on the lost file
+        log.error(
+            "audit_state_restored", path=str(self._state_path), action="written again from the open file"
+        )
+
+    def _follow_log_file(self) -> bool | None:
+        """If the log was deleted, moved or replaced while open (a clean-up, logrotate), append to what
+        the path names now, creating it if need be, so that no entry goes to a file nobody will read.
+        Returns None when nothing changed, else whether a file was there (the caller then reconciles,
+        which records a `log_gap`). Call with the lock held. Raises OSError."""
+        if _names(self.path, self._log_fd):
+            return None
+        existed = self.path.exists()
+        fd = _open_log(self.path)
+        fsync_directory(self.path.parent)
+        old, self._log_fd = self._log_fd, fd
+        os.close(old)
+        log.error(
+            "audit_log_replaced", path=str(self.path), found=existed, action="continued in the named file"
+        )
+        return existed
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -175,6 +219,31 @@ class AuditLog:
 
     def _load_state(self) -> WriterState:
         return parse_state(os.pread(self._state_fd, 4096, 0), self._state_path)
+
+
+def _open_log(path: Path) -> int:
+    """Open (or create) the log for appending. Raises OSError if the path is a symbolic link or not
+    a regular file: entries must land in a file, never in /dev/null or wherever a link points."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, f"{path.name} is a symbolic link, not the log itself") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"{path.name} is not a regular file")
+    return fd
+
+
+def _names(path: Path, fd: int) -> bool:
+    """Whether `path` still names the open file `fd` (not deleted, moved or replaced)."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (found.st_dev, found.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -45,6 +45,11 @@ class AllowlistAuthenticator(ThreadAuthenticator):
             self._names = dict(names)
         return revoked
 
+    def enrolled(self) -> dict[bytes, str]:
+        """A copy of the allowlist in force (key -> name)."""
+        with self._lock:
+            return dict(self._names)
+
     def clients(self) -> list[str]:
         """The enrolled clients' names, sorted (for the audit)."""
         with self._lock:

@@ -8,7 +8,8 @@ from pathlib import Path
 import structlog
 
 from recorder.config import RoomConfig, VideoKind
-from recorder.durable import fsync_directory
+from recorder.durable import ensure_directory, fsync_directory
+from recorder.errors import StorageError
 from recorder.incident.age_keys import Recipient
 from recorder.incident.age_writer import SEALED_CHUNK_SIZE, AgeWriter, open_incident_file
 from recorder.incident.matroska import MatroskaMuxer, VideoParams
@@ -80,6 +81,7 @@ PROBE_NAME = ".storage-probe"
 
 def probe_storage(directory: Path) -> None:
     """Can an incident be written here again? Raises OSError if not. Holds no media."""
+    _ensure_storage(directory)
     path = directory / PROBE_NAME
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
@@ -91,10 +93,24 @@ def probe_storage(directory: Path) -> None:
     fsync_directory(directory)
 
 
+def _ensure_storage(directory: Path) -> None:
+    """A storage directory removed or moved away while the daemon runs (a careless clean-up) is
+    created again, so that the room records again at once; the audit log then continues in it after
+    a `log_gap` (recorder/audit/log.py). Raises OSError."""
+    if ensure_directory(directory):
+        log.warning("storage_directory_created_again", directory=str(directory))
+
+
 def open_incident_output(config: RoomConfig, incident: str) -> tuple[AgeMatroskaOutput, Path]:
     """Create `<storage>/<incident>.age` (0600, O_EXCL) for its recipients. Raises StorageError."""
     path = config.storage.incident_path(incident)
     recipients = [Recipient.parse(text) for text in config.storage.recipients]
+    try:
+        _ensure_storage(config.storage.directory)
+    except OSError as error:
+        raise StorageError(
+            f"cannot create the storage directory {config.storage.directory}: {error}"
+        ) from error
     age = open_incident_file(path, recipients)
     video = None
     if config.video.source is not VideoKind.NONE:

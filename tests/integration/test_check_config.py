@@ -97,6 +97,16 @@ def recipient_low_order(room: DemoRoom, stack: contextlib.ExitStack) -> str:
     return "storage.recipients.0: Value error, a low-order X25519 point"
 
 
+def ring_larger_than_memory(room: DemoRoom, stack: contextlib.ExitStack) -> str:
+    total = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    edit(room, "[recording]\n", f"[recording]\nmax_ring_bytes = {10 * total}\n")  # a zero too many
+    return "recording.max_ring_bytes: with writer_queue_bytes, more memory than this machine has"
+
+
 CASES: list[Setup] = [
     port_in_use,
     same_endpoints,
@@ -107,6 +117,7 @@ CASES: list[Setup] = [
     fps_true,
     recipient_typo,
     recipient_low_order,
+    ring_larger_than_memory,
 ]
 
 
@@ -218,7 +229,8 @@ def test_check_config_beside_the_rooms_running_daemon_warns_and_run_still_refuse
         assert f"held by this room's running daemon (pid {daemon.process.pid})" in checked.stderr
         second = recorder("run", "--config", str(room.config))
         assert second.returncode == 2
-        assert f"control.endpoint: cannot bind {room.endpoint}: Address already in use" in second.stderr
+        # the storage lock speaks first (one line): the ports are checked only once the rest is sound
+        assert f"in use by another daemon (pid {daemon.process.pid} holds daemon.lock)" in second.stderr
     finally:
         daemon.stop()
 

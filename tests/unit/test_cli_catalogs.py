@@ -48,6 +48,8 @@ CLI_MODULES = (
     "devices.py",
     "keygen.py",
     "retention.py",
+    "storage_lock.py",
+    "clock_watch.py",
     "audit/commands.py",
     "audit/accounting.py",
     "audit/reader.py",

@@ -130,14 +130,27 @@ def test_max_duration_ends_the_incident(tmp_path: Path) -> None:
     assert closed[0]["data"]["why"] == "max_duration_reached"
 
 
-def test_missing_storage_refuses_the_trigger_with_storage_failed(tmp_path: Path) -> None:
+def test_storage_that_cannot_be_created_again_refuses_the_trigger_with_storage_failed(tmp_path: Path) -> None:
     h = Harness(tmp_path)
-    h.config.storage.directory.rename(tmp_path / "moved")  # the audit log's fd stays valid
+    storage = h.config.storage.directory
+    storage.rename(tmp_path / "moved")
+    storage.write_text("a file where the storage directory was")
     with pytest.raises(ProtocolError) as error:
         h.request("trigger")
     assert error.value.code == "storage_failed"
     assert h.room.state is State.IDLE
-    assert (tmp_path / "moved" / "audit.jsonl").read_text().count("trigger_failed") == 1
+    assert {"storage", "audit"} <= set(h.room.degraded)  # the log lives there too: kept to write late
+
+
+def test_a_storage_directory_moved_away_is_created_again_and_the_trigger_records(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.audit.append("daemon_started")  # an entry the new log does not have: it records the gap
+    storage = h.config.storage.directory
+    storage.rename(tmp_path / "moved")
+    h.request("trigger")
+    assert h.room.state is State.RECORDING
+    events = [line.split('"event":"')[1].split('"')[0] for line in (storage / "audit.jsonl").open()]
+    assert events[:2] == ["log_gap", "incident_started"]
 
 
 def test_failing_audit_log_aborts_the_incident(tmp_path: Path) -> None:
