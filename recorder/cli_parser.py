@@ -7,7 +7,7 @@ from pathlib import Path
 
 from recorder import __version__
 from recorder.exit_codes import EPILOG
-from recorder.i18n import languages
+from recorder.i18n import DEFAULT_TIMEZONE, languages
 from recorder.messages import DOMAIN, _
 
 
@@ -263,6 +263,18 @@ def _add_vault_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _vault_options(v)
 
 
+def _timezone_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        default=DEFAULT_TIMEZONE,
+        help=_(
+            "IANA time zone of the dates given and the times shown (default: %(default)s; "
+            "JSON and CSV stay UTC)"
+        ),
+    )
+
+
 def _add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "audit",
@@ -293,12 +305,15 @@ def _add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     a.add_argument("log", type=Path, help=_("the audit log (audit.jsonl)"))
     a.add_argument("--key", type=Path, help=_("verification key: also check MACs"))
-    a.add_argument("--since", metavar="DATE", help=_("entries at or after (YYYY-MM-DD or ISO 8601, UTC)"))
+    a.add_argument(
+        "--since", metavar="DATE", help=_("entries at or after (YYYY-MM-DD or ISO 8601, in --timezone)")
+    )
     a.add_argument("--until", metavar="DATE", help=_("entries before (a bare date includes that day)"))
     a.add_argument("--incident", help=_("only entries of this incident"))
     a.add_argument("--client", help=_("only entries by this enrolled client"))
     a.add_argument("--event", action="append", help=_("only this event (repeatable)"))
     a.add_argument("--format", choices=("table", "json", "csv"), default="table", help=_("default: table"))
+    _timezone_option(a)
     a = asub.add_parser(
         "check",
         help=_("every incident has a start, a close, and its file or a deletion entry; exit 1 if not"),
@@ -315,6 +330,7 @@ def _add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--until", metavar="DATE", help=_("incidents started before (a bare date includes that day)")
     )
     a.add_argument("--retention-days", type=int, help=_("default: from the log's deletions, else 14"))
+    _timezone_option(a)
     a.add_argument(
         "--vault",
         metavar="s3://BUCKET[/PREFIX]",

@@ -23,7 +23,9 @@ from pydantic import (
 
 from recorder.control.protocol import MIN_MESSAGE_BYTES
 from recorder.errors import ConfigError
+from recorder.i18n import DEFAULT_TIMEZONE
 from recorder.incident.age_keys import Recipient
+from recorder.local_times import zone_named
 from recorder.messages import _
 
 _ROOM_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -39,7 +41,7 @@ class Strict(BaseModel):
 
 def _no_nul(path: Path) -> Path:
     if "\0" in str(path):
-        raise ValueError("a path cannot contain a NUL character")
+        raise ValueError(_("a path cannot contain a NUL character"))
     return path
 
 
@@ -52,17 +54,21 @@ def _x25519_recipient(text: str) -> str:
     key that is not a low-order point (an exchange with one yields all zeros: age refuses to wrap a
     file key to it). Returns the canonical lowercase form."""
     if text != text.strip():
-        raise ValueError("blanks around the recipient; age refuses them")
+        raise ValueError(_("blanks around the recipient; age refuses them"))
     try:
         recipient = Recipient.parse(text)
     except ValueError as error:
         raise ValueError(
-            f"not a valid age recipient ({error}); copy it again from `recorder keygen officer`"
+            _("not a valid age recipient ({error}); copy it again from `recorder keygen officer`").format(
+                error=error
+            )
         ) from None
     try:
         X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(recipient.public_key))
     except ValueError:
-        raise ValueError("a low-order X25519 point, which no officer's key can be; age refuses it") from None
+        raise ValueError(
+            _("a low-order X25519 point, which no officer's key can be; age refuses it")
+        ) from None
     return str(recipient)
 
 
@@ -91,7 +97,7 @@ class Reconnect(Strict):
     def _not_below_initial(cls, value: float, info: ValidationInfo) -> float:
         initial = info.data.get("reconnect_initial_s")
         if initial is not None and value < initial:
-            raise ValueError(f"must be at least reconnect_initial_s ({initial:g})")
+            raise ValueError(_("must be at least reconnect_initial_s ({initial:g})").format(initial=initial))
         return value
 
 
@@ -116,7 +122,7 @@ class VideoConfig(Reconnect):
     @model_validator(mode="after")
     def _camera_needs_device(self) -> VideoConfig:
         if self.source is VideoKind.CAMERA and not self.device:
-            raise ValueError("video.device is required when video.source = 'camera'")
+            raise ValueError(_("video.device is required when video.source = 'camera'"))
         return self
 
 
@@ -179,7 +185,7 @@ class ControlConfig(Strict):
     @classmethod
     def _zmq_endpoint(cls, value: str) -> str:
         if not re.match(r"^(tcp://[^\s]+:\d+|ipc://\S+)$", value):
-            raise ValueError("must look like tcp://HOST:PORT or ipc://PATH")
+            raise ValueError(_("must look like tcp://HOST:PORT or ipc://PATH"))
         return value
 
 
@@ -266,14 +272,30 @@ class VaultConfig(Strict):
         except ValueError:
             port_ok = False
         if not port_ok or url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError("must look like http(s)://HOST[:PORT]")
+            raise ValueError(_("must look like http(s)://HOST[:PORT]"))
         if url.username or url.password or url.path not in ("", "/") or url.query or url.fragment:
-            raise ValueError("only http(s)://HOST[:PORT]: no path, query or credentials (those go in a file)")
+            raise ValueError(
+                _("only http(s)://HOST[:PORT]: no path, query or credentials (those go in a file)")
+            )
         return value.rstrip("/")
 
     def room_prefix(self, room: str) -> str:
         """Where this room's objects live: `PREFIX/ROOM/` (or `ROOM/` without a prefix)."""
         return f"{self.prefix}/{room}/" if self.prefix else f"{room}/"
+
+
+def _zone(value: str) -> str:
+    zone_named(value)  # raises ValueError naming the problem
+    return value
+
+
+class LocaleConfig(Strict):
+    """How the operator's commands show this room's times (the audit log, JSON and CSV stay UTC)."""
+
+    timezone: Annotated[str, AfterValidator(_zone)] = Field(
+        DEFAULT_TIMEZONE,
+        description="IANA time zone of the times `recorder incidents` shows, e.g. Europe/Amsterdam.",
+    )
 
 
 class RoomConfig(Strict):
@@ -284,6 +306,7 @@ class RoomConfig(Strict):
     control: ControlConfig
     storage: StorageConfig
     vault: VaultConfig | None = Field(None, description="Ship incidents and the audit log to a vault.")
+    locale: LocaleConfig = Field(default_factory=LocaleConfig)  # type: ignore[arg-type]
 
 
 def format_errors(error: ValidationError) -> list[str]:

@@ -141,3 +141,16 @@ def unmarked(
                 if WORDS.search(text) and text not in allowed:
                     found.append(f"{path.name}:{getattr(literal, 'lineno', 0)}: {text!r}")
     return found
+
+
+def marked_inside_f_strings(package: Path) -> list[str]:
+    """`file:line` of each marking call inside an f-string's braces: Babel's extractor reads an f-string
+    (Python < 3.12) as one string token and never sees the call, so that message would silently stay
+    English."""
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.JoinedStr):
+                calls = (n for n in ast.walk(node) if isinstance(n, ast.Call) and call_name(n) in MARKERS)
+                found += [f"{path.relative_to(package)}:{call.lineno}" for call in calls]
+    return found

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recorder.audit.trail import IncidentTrail
+from recorder.messages import _
 
 
 @dataclass(frozen=True)
@@ -24,18 +25,21 @@ def account(known: dict[str, IncidentTrail], incident_dir: Path | None) -> list[
             continue  # named only by a hold or a deletion of a file from before this log
         if trail.closed is None:
             findings.append(
-                Finding(incident, "no incident_closed entry (still recording, or cut by a crash)")
+                Finding(incident, _("no incident_closed entry (still recording, or cut by a crash)"))
             )
         if on_disk is None:
             continue
         if trail.deleted is None and trail.local_removed is None and incident not in on_disk:
-            findings.append(Finding(incident, "its file is gone without an incident_deleted entry"))
+            findings.append(Finding(incident, _("its file is gone without an incident_deleted entry")))
         if trail.deleted is not None and incident in on_disk:
             findings.append(
-                Finding(incident, f"deleted at seq {trail.deleted.seq} but its file is still on disk")
+                Finding(
+                    incident,
+                    _("deleted at seq {seq} but its file is still on disk").format(seq=trail.deleted.seq),
+                )
             )
     for incident in sorted(on_disk or ()):
         named = known.get(incident)
         if named is None or named.started is None:
-            findings.append(Finding(incident, "a file on disk without an incident_started entry"))
+            findings.append(Finding(incident, _("a file on disk without an incident_started entry")))
     return findings

@@ -20,6 +20,8 @@ from recorder.audit.state import read_state_file
 from recorder.audit.trail import trails
 from recorder.audit.verify import VerifyReport, Witness, load_initial_key, verify
 from recorder.errors import AuditError
+from recorder.i18n import process_language
+from recorder.local_times import LocalTimes
 from recorder.messages import _
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -86,16 +88,25 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+def local_times(args: argparse.Namespace) -> LocalTimes:
+    """The zone of `--timezone` (default Europe/Amsterdam), in the process's language. Raises AuditError."""
+    try:
+        return LocalTimes.named(args.timezone, process_language())
+    except ValueError as error:
+        raise AuditError(_("--timezone: {error}").format(error=error)) from None
+
+
 def _list(args: argparse.Namespace) -> int:
+    times = local_times(args)
     report = verify(args.log, load_initial_key(args.key) if args.key else None)
     filters = listing.Filters(
-        since=listing.parse_moment(args.since) if args.since else None,
-        until=listing.parse_moment(args.until, end_of_day=True) if args.until else None,
+        since=listing.parse_moment(args.since, zone=times.zone) if args.since else None,
+        until=listing.parse_moment(args.until, end_of_day=True, zone=times.zone) if args.until else None,
         incident=args.incident,
         client=args.client,
         events=frozenset(args.event or ()),
     )
-    shown = listing.write(listing.rows(scan(args.log), filters, report.stopped_at_line), args.format)
+    shown = listing.write(listing.rows(scan(args.log), filters, report.stopped_at_line), args.format, times)
     if shown == 0:
         print(_("no entries match"), file=sys.stderr)
     if report.ok:
@@ -137,9 +148,10 @@ def _report(args: argparse.Namespace) -> int:
         raise AuditError(
             _("give one --key per log ({logs} logs, {keys} keys)").format(logs=len(args.log), keys=len(keys))
         )
+    times = local_times(args)
     period = Period(
-        listing.parse_moment(args.since) if args.since else None,
-        listing.parse_moment(args.until, end_of_day=True) if args.until else None,
+        listing.parse_moment(args.since, zone=times.zone) if args.since else None,
+        listing.parse_moment(args.until, end_of_day=True, zone=times.zone) if args.until else None,
     )
     now = datetime.now(UTC)
     rooms = [
@@ -153,7 +165,7 @@ def _report(args: argparse.Namespace) -> int:
             rooms += report_rooms(args, period, now, Path(scratch))
     if not rooms:
         raise AuditError(_("give one or more audit logs, or --vault s3://BUCKET/PREFIX"))
-    html = render(rooms, period, now)
+    html = render(rooms, period, now, times)
     fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(html)

@@ -7,12 +7,14 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TextIO
 
 from recorder.audit.reader import Line
 from recorder.audit.trail import parse_time
 from recorder.errors import AuditError
+from recorder.local_times import LocalTimes
+from recorder.messages import _
 
 FORMATS = ("table", "json", "csv")
 CSV_FIELDS = ("line", "seq", "time", "event", "incident", "client", "data", "verified", "problem")
@@ -45,18 +47,20 @@ class Filters:
         return (self.since is None or when >= self.since) and (self.until is None or when < self.until)
 
 
-def parse_moment(text: str, end_of_day: bool = False) -> datetime:
-    """`2026-11-29` or an ISO 8601 time (UTC unless it says otherwise). A bare date as an end point
-    includes that whole day. Raises AuditError."""
+def parse_moment(text: str, end_of_day: bool = False, zone: tzinfo = UTC) -> datetime:
+    """`2026-11-29` or an ISO 8601 time, in `zone` unless it says otherwise (`Z`, `+01:00`). A bare
+    date as an end point includes that whole day. Raises AuditError."""
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return start + timedelta(days=1) if end_of_day else start
+            day += timedelta(days=1) if end_of_day else timedelta(0)
+            return datetime(day.year, day.month, day.day, tzinfo=zone)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise AuditError(f"{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise AuditError(
+            _("{text!r} is not a date (YYYY-MM-DD) or an ISO 8601 time").format(text=text)
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def rows(lines: Iterator[Line], filters: Filters, bad_from_line: int | None) -> Iterator[dict[str, Any]]:
@@ -81,8 +85,9 @@ def rows(lines: Iterator[Line], filters: Filters, bad_from_line: int | None) -> 
         }
 
 
-def write(selected: Iterator[dict[str, Any]], form: str, out: TextIO = sys.stdout) -> int:
-    """Write the rows in `form`; returns how many. A closed pipe raises BrokenPipeError to the caller."""
+def write(selected: Iterator[dict[str, Any]], form: str, times: LocalTimes, out: TextIO = sys.stdout) -> int:
+    """Write the rows in `form` (the table's times in `times`' zone; JSON and CSV keep the log's UTC);
+    returns how many. A closed pipe raises BrokenPipeError to the caller."""
     count = 0
     if form == "csv":
         writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -94,18 +99,19 @@ def write(selected: Iterator[dict[str, Any]], form: str, out: TextIO = sys.stdou
         elif form == "csv":
             writer.writerow({**row, "data": json.dumps(row.get("data"), ensure_ascii=False)})
         else:
-            out.write(_table_line(row) + "\n")
+            out.write(_table_line(row, times) + "\n")
     return count
 
 
-def _table_line(row: dict[str, Any]) -> str:
+def _table_line(row: dict[str, Any], times: LocalTimes) -> str:
     if "seq" not in row:
-        return f"{'':>6}  line {row['line']} is not an entry: {row['problem']}"
+        text = _("line {line} is not an entry: {problem}").format(line=row["line"], problem=row["problem"])
+        return f"{'':>6}  {text}"
     mark = " " if row["verified"] else "!"
     details = " ".join(
         f"{key}={show_value(value)}" for key, value in row["data"].items() if value is not None
     )
-    return f"{row['seq']:>6}{mark} {row['time']:<24} {row['event']:<18} {details}"
+    return f"{row['seq']:>6}{mark} {times.table_text(row['time']):<24} {row['event']:<18} {details}"
 
 
 def show_value(value: Any) -> str:

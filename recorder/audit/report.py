@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 from recorder.audit.accounting import Finding, account
@@ -17,11 +18,36 @@ DELETION_SLACK = timedelta(days=1)
 """A deletion this long after the due date still counts as in time (purge runs hourly, at start)."""
 
 
+class RetentionState(enum.Enum):
+    """What happened to an incident against the retention rule."""
+
+    DELETED_EARLY = "deleted_early"
+    DELETED_LATE = "deleted_late"
+    DELETED_IN_TIME = "deleted_in_time"
+    ON_HOLD = "on_hold"
+    OVERDUE = "overdue"
+    KEPT = "kept"
+
+
+@dataclass(frozen=True)
+class Retention:
+    state: RetentionState
+    due: datetime
+    deleted: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state in (RetentionState.DELETED_IN_TIME, RetentionState.ON_HOLD, RetentionState.KEPT)
+
+    @property
+    def days_late(self) -> int:
+        return (self.deleted - self.due).days if self.deleted else 0
+
+
 @dataclass(frozen=True)
 class IncidentRow:
     trail: IncidentTrail
-    retention: str  # what happened against the retention rule, in words
-    retention_ok: bool
+    retention: Retention
     justification_missing: bool
 
 
@@ -83,10 +109,11 @@ def build_room(
     return report
 
 
-def triggers_per_week(rooms: list[RoomReport]) -> list[tuple[date, int]]:
-    """(Monday of the ISO week, incidents started that week), every week from the first to the last."""
+def triggers_per_week(rooms: list[RoomReport], zone: tzinfo = UTC) -> list[tuple[date, int]]:
+    """(Monday of the ISO week in `zone`, incidents started that week), every week from the first to
+    the last."""
     weeks = Counter(
-        _monday(row.trail.start_time) for room in rooms for row in room.rows if row.trail.start_time
+        _monday(row.trail.start_time, zone) for room in rooms for row in room.rows if row.trail.start_time
     )
     if not weeks:
         return []
@@ -97,33 +124,31 @@ def triggers_per_week(rooms: list[RoomReport]) -> list[tuple[date, int]]:
     ]
 
 
-def _monday(moment: datetime) -> date:
-    day = moment.astimezone(UTC).date()
+def _monday(moment: datetime, zone: tzinfo) -> date:
+    day = moment.astimezone(zone).date()
     return day - timedelta(days=day.weekday())
 
 
 def _row(trail: IncidentTrail, days: int, now: datetime) -> IncidentRow:
-    text, ok = _retention(trail, days, now)
-    return IncidentRow(trail, text, ok, trail.justification_missing(now))
+    return IncidentRow(trail, _retention(trail, days, now), trail.justification_missing(now))
 
 
-def _retention(trail: IncidentTrail, days: int, now: datetime) -> tuple[str, bool]:
+def _retention(trail: IncidentTrail, days: int, now: datetime) -> Retention:
     start = trail.start_time
     assert start is not None
     due = start + timedelta(days=days)
     if trail.deleted is not None:
         deleted = parse_time(trail.deleted.time)
-        late = deleted - due
         if deleted < due:
-            return f"deleted {deleted:%Y-%m-%d} BEFORE its due date {due:%Y-%m-%d}", False
-        if late > DELETION_SLACK:
-            return f"deleted {deleted:%Y-%m-%d}, {late.days} days LATE", False
-        return f"deleted {deleted:%Y-%m-%d}, within retention", True
+            return Retention(RetentionState.DELETED_EARLY, due, deleted)
+        if deleted - due > DELETION_SLACK:
+            return Retention(RetentionState.DELETED_LATE, due, deleted)
+        return Retention(RetentionState.DELETED_IN_TIME, due, deleted)
     if trail.on_hold:
-        return "kept: on legal hold", True
+        return Retention(RetentionState.ON_HOLD, due)
     if now > due + DELETION_SLACK:
-        return f"OVERDUE: due {due:%Y-%m-%d}, not deleted", False
-    return f"kept until {due:%Y-%m-%d}", True
+        return Retention(RetentionState.OVERDUE, due)
+    return Retention(RetentionState.KEPT, due)
 
 
 def _retention_from_log(known: dict[str, IncidentTrail]) -> int | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recorder.audit import chain
 from recorder.errors import AuditError
+from recorder.messages import _
 
 _FORMAT = "{seq:020d} {key} {prev} {size:020d}\n"  # fixed length, so it is overwritten in place
 
@@ -47,7 +48,7 @@ def parse_state(raw: bytes, where: Path) -> WriterState:
         size = int(fields[3]) if len(fields) == 4 else None
         return WriterState(int(fields[0]), key, fields[2], size)
     except (ValueError, UnicodeDecodeError):
-        raise AuditError(f"audit state unreadable: {where}") from None
+        raise AuditError(_("audit state unreadable: {where}").format(where=where)) from None
 
 
 def read_state_file(path: Path) -> WriterState:
@@ -55,4 +56,6 @@ def read_state_file(path: Path) -> WriterState:
     try:
         return parse_state(path.read_bytes()[:4096], path)
     except OSError as error:
-        raise AuditError(f"{path}: cannot read the audit state ({error.strerror})") from None
+        raise AuditError(
+            _("{path}: cannot read the audit state ({strerror})").format(path=path, strerror=error.strerror)
+        ) from None

@@ -13,6 +13,7 @@ from recorder.audit.entry import Entry
 from recorder.audit.reader import Line, read_entries, scan
 from recorder.audit.state import WriterState
 from recorder.errors import AuditError
+from recorder.messages import _, ngettext
 
 __all__ = ["VerifyReport", "Witness", "load_initial_key", "read_entries", "verify"]
 
@@ -42,10 +43,23 @@ def load_initial_key(path: Path) -> bytes:
         lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
         key = bytes.fromhex(lines[0])
     except (OSError, IndexError, ValueError, UnicodeDecodeError) as error:
-        raise AuditError(f"{path}: not an audit verification key ({error})") from None
+        raise AuditError(
+            _("{path}: not an audit verification key ({error})").format(path=path, error=error)
+        ) from None
     if len(key) != 32:
-        raise AuditError(f"{path}: key must be 32 bytes")
+        raise AuditError(_("{path}: key must be 32 bytes").format(path=path))
     return key
+
+
+@dataclass(frozen=True)
+class _Where:
+    """`line 12 (seq 11)`, in the process's language when formatted."""
+
+    line: int
+    seq: int
+
+    def __format__(self, spec: str) -> str:
+        return _("line {line} (seq {seq})").format(line=self.line, seq=self.seq)
 
 
 @dataclass
@@ -91,7 +105,10 @@ class _Checker:
                 return
         if self.run is not None:
             self._fail(
-                self.run.first, f"{self.run.first.problem}; not sealed (sealed at the writer's next start)"
+                self.run.first,
+                _("{problem}; not sealed (sealed at the writer's next start)").format(
+                    problem=self.run.first.problem
+                ),
             )
 
     def _entry(self, line: Line, entry: Entry) -> bool:
@@ -99,42 +116,59 @@ class _Checker:
             if not self.run.sealed_by(entry):
                 return self._fail(self.run.first, str(self.run.first.problem))
             self.report.notes.append(
-                f"line {self.run.first.number}: {self.run.length} bytes that are not entries "
-                f"(a write cut short by a crash) were sealed by seq {entry.seq} ({entry.event})"
+                _(
+                    "line {line}: {length} bytes that are not entries (a write cut short by a crash) "
+                    "were sealed by seq {seq} ({event})"
+                ).format(line=self.run.first.number, length=self.run.length, seq=entry.seq, event=entry.event)
             )
             self.run = None
-        where = f"line {line.number} (seq {entry.seq})"
+        where = _Where(line.number, entry.seq)  # made into words only for a problem
         if entry.version < self.version:
-            return self._fail(line, f"{where}: a version {entry.version} entry after version {self.version}")
+            problem = _("{where}: a version {version} entry after version {previous}")
+            return self._fail(
+                line, problem.format(where=where, version=entry.version, previous=self.version), located=True
+            )
         out_of_chain = entry.seq != self.expected or entry.prev != self.report.last_hash
         if out_of_chain and (entry.event != "log_gap" or not self._gap(where, entry)):
-            why = "entry deleted, inserted or reordered" if entry.seq != self.expected else "chain broken"
+            why = (
+                _("entry deleted, inserted or reordered") if entry.seq != self.expected else _("chain broken")
+            )
+            problem = _("{where}: expected seq {seq} after hash {hash}… ({why})")
             return self._fail(
                 line,
-                f"{where}: expected seq {self.expected} after hash {self.report.last_hash[:12]}… ({why})",
+                problem.format(where=where, seq=self.expected, hash=self.report.last_hash[:12], why=why),
+                located=True,
             )
         if self.key is not None and not entry.mac_ok(self.key):
-            return self._fail(
-                line,
-                f"{where}: MAC does not verify (entry forged, re-MACed with a later key, or the wrong key)",
+            problem = _(
+                "{where}: MAC does not verify (entry forged, re-MACed with a later key, or the wrong key)"
             )
+            return self._fail(line, problem.format(where=where), located=True)
         self._accept(entry)
         return True
 
-    def _gap(self, where: str, entry: Entry) -> bool:
+    def _gap(self, where: _Where, entry: Entry) -> bool:
         """A `log_gap` entry: the writer found entries missing at start. A failure, but verification
         goes on from it so that later tampering is still found."""
         if not self.expected <= entry.seq <= self.expected + MAX_GAP:
             return False
         missing = entry.seq - self.expected
         if self.key is not None:
-            for _ in range(missing):
+            for _step in range(missing):
                 self.key = chain.evolve(self.key)
-        lost = f"{missing} entries (seq {self.expected}..{entry.seq - 1})" if missing else "the last entry"
+        lost = (
+            ngettext(
+                "{count} entry (seq {first}..{last})", "{count} entries (seq {first}..{last})", missing
+            ).format(count=missing, first=self.expected, last=entry.seq - 1)
+            if missing
+            else _("the last entry")
+        )
         found = entry.data.get("found_last_seq")
         self.report.problems.append(
-            f"{where}: {lost} missing from the log: the device had written them "
-            f"(it found the log ending at seq {found}; recorded by log_gap at its start)"
+            _(
+                "{where}: {lost} missing from the log: the device had written them "
+                "(it found the log ending at seq {found}; recorded by log_gap at its start)"
+            ).format(where=where, lost=lost, found=found)
         )
         self.expected = entry.seq
         return True
@@ -143,18 +177,23 @@ class _Checker:
         report = self.report
         expected_hash = self.witnesses.pop(entry.seq, None)
         if expected_hash is not None and expected_hash != entry.hash:
-            report.problems.append(f"seq {entry.seq}: hash differs from the witness (entry replaced)")
+            report.problems.append(
+                _("seq {seq}: hash differs from the witness (entry replaced)").format(seq=entry.seq)
+            )
         report.entries += 1
         report.last_seq, report.last_hash = entry.seq, entry.hash
         self.version = entry.version
         self.key = chain.evolve(self.key) if self.key is not None else None
         self.expected += 1
 
-    def _fail(self, line: Line, problem: str) -> bool:
+    def _fail(self, line: Line, problem: str, located: bool = False) -> bool:
+        """`located`: the problem already names its line."""
         self.stopped = True
         self.report.stopped_at_line = line.number
-        if not problem.startswith("line "):
-            problem = f"line {line.number}{_seq_hint(line)}: {problem}"
+        if not located:
+            problem = _("line {line}{seq}: {problem}").format(
+                line=line.number, seq=_seq_hint(line), problem=problem
+            )
         self.report.problems.append(problem)
         return False
 
@@ -178,20 +217,26 @@ def verify(
     try:
         checker.feed(scan(path))
     except OSError as error:
-        raise AuditError(f"{path}: cannot read the audit log ({error.strerror})") from None
+        raise AuditError(
+            _("{path}: cannot read the audit log ({strerror})").format(path=path, strerror=error.strerror)
+        ) from None
     if report.entries == 0 and not report.problems and (state is None or state.seq > 0):
         report.problems.append(
-            "the log is empty: no entries (a log is never empty after the daemon's first start)"
+            _("the log is empty: no entries (a log is never empty after the daemon's first start)")
         )
     if checker.stopped:
         return report
     if initial_key is None:
-        report.notes.append("MACs not checked (no verification key given): forged entries go unnoticed")
+        report.notes.append(_("MACs not checked (no verification key given): forged entries go unnoticed"))
     if state is not None:
         checker.witnesses.pop(state.seq - 1, None)
         report.problems.extend(_against_state(report, initial_key, state))
     for seq in checker.witnesses:
-        report.problems.append(f"truncated: the log ends at seq {report.last_seq}, a witness has seq {seq}")
+        report.problems.append(
+            _("truncated: the log ends at seq {last}, a witness has seq {seq}").format(
+                last=report.last_seq, seq=seq
+            )
+        )
     return report
 
 
@@ -201,12 +246,12 @@ def _against_state(report: VerifyReport, initial_key: bytes | None, state: Write
     forged state (seq 10**19) stop the verifier for ever; beyond the log it is truncation anyway."""
     within = state.seq <= report.last_seq + 1
     if initial_key is not None and within and chain.key_at(initial_key, state.seq) != state.key:
-        yield "the state's key is not this log's K[seq] (another log's state, or forged)"
+        yield _("the state's key is not this log's K[seq] (another log's state, or forged)")
     if not within:
-        yield (
-            f"truncated: the device state says {state.seq} entries were written, the log ends at seq "
-            f"{report.last_seq} (entries {report.last_seq + 1}..{state.seq - 1} missing)"
-        )
+        yield _(
+            "truncated: the device state says {written} entries were written, the log ends at seq "
+            "{last} (entries {first}..{missing} missing)"
+        ).format(written=state.seq, last=report.last_seq, first=report.last_seq + 1, missing=state.seq - 1)
 
 
 def _seq_hint(line: Line) -> str:
@@ -214,4 +259,4 @@ def _seq_hint(line: Line) -> str:
         seq = json.loads(line.raw).get("seq")
     except (ValueError, RecursionError, AttributeError):
         return ""
-    return f" (seq {seq})" if isinstance(seq, int) else ""
+    return _(" (seq {seq})").format(seq=seq) if isinstance(seq, int) else ""

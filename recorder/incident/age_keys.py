@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from recorder.incident import bech32
+from recorder.messages import _
 
 RECIPIENT_HRP = "age"
 IDENTITY_HRP = "AGE-SECRET-KEY-"
@@ -39,13 +40,13 @@ def b64encode(data: bytes) -> str:
 def b64decode(text: str) -> bytes:
     """Decode unpadded base64, rejecting padding and non-canonical encodings. Raises ValueError."""
     if "=" in text or len(text) % 4 == 1:
-        raise ValueError("base64: padding or impossible length")
+        raise ValueError(_("base64: padding or impossible length"))
     try:
         data = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
     except binascii.Error as exc:
-        raise ValueError(f"base64: {exc}") from exc
+        raise ValueError(_("base64: {error}").format(error=exc)) from exc
     if b64encode(data) != text:
-        raise ValueError("base64: non-canonical encoding")
+        raise ValueError(_("base64: non-canonical encoding"))
     return data
 
 
@@ -65,14 +66,14 @@ class Recipient:
 
     def __post_init__(self) -> None:
         if len(self.public_key) != 32:
-            raise ValueError("an X25519 recipient is 32 bytes")
+            raise ValueError(_("an X25519 recipient is 32 bytes"))
 
     @classmethod
     def parse(cls, text: str) -> Recipient:
         """Parse an `age1…` string. Raises ValueError if it is not an X25519 age recipient."""
         hrp, data = bech32.decode(text.strip())
         if hrp != RECIPIENT_HRP or len(data) != 32:
-            raise ValueError("not an age X25519 recipient (expected lowercase age1…)")
+            raise ValueError(_("not an age X25519 recipient (expected lowercase age1…)"))
         return cls(data)
 
     def __str__(self) -> str:
@@ -106,9 +107,9 @@ class Identity:
         try:
             hrp, data = bech32.decode(text.strip())
         except ValueError:
-            raise ValueError("not an age X25519 identity (bad bech32)") from None
+            raise ValueError(_("not an age X25519 identity (bad bech32)")) from None
         if hrp != IDENTITY_HRP or len(data) != 32:
-            raise ValueError("not an age X25519 identity (expected uppercase AGE-SECRET-KEY-1…)")
+            raise ValueError(_("not an age X25519 identity (expected uppercase AGE-SECRET-KEY-1…)"))
         return cls(X25519PrivateKey.from_private_bytes(data))
 
     @classmethod
@@ -116,7 +117,9 @@ class Identity:
         """Read an identity file holding exactly one identity. Raises ValueError, OSError."""
         identities = load_identities(path)
         if len(identities) != 1:
-            raise ValueError(f"{path}: expected one identity, found {len(identities)}")
+            raise ValueError(
+                _("{path}: expected one identity, found {count}").format(path=path, count=len(identities))
+            )
         return identities[0]
 
     @property
@@ -136,14 +139,14 @@ class Identity:
         if not stanza.args or stanza.args[0] != "X25519":
             return None
         if len(stanza.args) != 2:
-            raise ValueError("X25519 stanza must have exactly two arguments")
+            raise ValueError(_("X25519 stanza must have exactly two arguments"))
         share = b64decode(stanza.args[1])
         if len(share) != 32 or len(stanza.body) != 32:
-            raise ValueError("X25519 stanza share or body has the wrong length")
+            raise ValueError(_("X25519 stanza share or body has the wrong length"))
         try:
             secret = self._key.exchange(X25519PublicKey.from_public_bytes(share))
         except ValueError:
-            raise ValueError("X25519 stanza share is a low-order point") from None
+            raise ValueError(_("X25519 stanza share is a low-order point")) from None
         wrap_key = hkdf_sha256(secret, share + self.recipient.public_key, X25519_INFO)
         try:
             return ChaCha20Poly1305(wrap_key).decrypt(_ZERO_NONCE, stanza.body, None)
@@ -166,7 +169,7 @@ def load_identities(path: str | os.PathLike[str]) -> list[Identity]:
         except ValueError as exc:
             raise ValueError(f"{path}:{number}: {exc}") from None
     if not identities:
-        raise ValueError(f"{path}: no identities found")
+        raise ValueError(_("{path}: no identities found").format(path=path))
     return identities
 
 

@@ -25,6 +25,7 @@ from recorder.incident.age_writer import (
     header_mac,
     wipe,
 )
+from recorder.messages import _
 
 MAX_LINE = 16 * 1024
 MAX_HEADER = 1024 * 1024
@@ -80,13 +81,13 @@ class _Input:
             size = len(self._buf)
             self._fill(size + 1)
             if len(self._buf) == size:
-                raise IncidentFormatError("the file ends inside the header")
+                raise IncidentFormatError(_("the file ends inside the header"))
         end = self._buf.find(b"\n")
         if end < 0 or end >= MAX_LINE or len(self.header) + end >= MAX_HEADER:
-            raise IncidentFormatError("header line or header too long")
+            raise IncidentFormatError(_("header line or header too long"))
         line = self.read(end + 1)
         if any(not 0x20 <= c <= 0x7E for c in line[:-1]):
-            raise IncidentFormatError("header line holds a non-printable character")
+            raise IncidentFormatError(_("header line holds a non-printable character"))
         self.header += line
         return line
 
@@ -94,30 +95,30 @@ class _Input:
 def _parse_stanza(arg_line: bytes, src: _Input) -> Stanza:
     args = arg_line[3:-1].split(b" ")
     if any(not arg for arg in args):
-        raise IncidentFormatError("stanza has an empty argument")
+        raise IncidentFormatError(_("stanza has an empty argument"))
     lines = []
     while True:
         line = src.header_line()[:-1]
         if len(line) > 64 or not _B64.issuperset(line):
-            raise IncidentFormatError("stanza body line is not 64-column base64")
+            raise IncidentFormatError(_("stanza body line is not 64-column base64"))
         lines.append(line)
         if len(line) < 64:
             break
     try:
         body = b64decode(b"".join(lines).decode("ascii"))
     except ValueError as exc:
-        raise IncidentFormatError(f"stanza body: {exc}") from None
+        raise IncidentFormatError(_("stanza body: {error}").format(error=exc)) from None
     return Stanza(tuple(a.decode("ascii") for a in args), body)
 
 
 def _parse_header(src: _Input) -> tuple[list[Stanza], bytes, bytes]:
     """Return (stanzas, header through `---`, MAC). Raises IncidentFormatError."""
     if not VERSION_LINE.startswith(src.peek(3)) or len(src.peek(3)) < 3:
-        raise IncidentFormatError("not an age file")
+        raise IncidentFormatError(_("not an age file"))
     version = src.header_line()
     if version != VERSION_LINE:
         known = version.startswith(b"age-encryption.org/")
-        raise IncidentFormatError("unsupported age version" if known else "not an age file")
+        raise IncidentFormatError(_("unsupported age version") if known else _("not an age file"))
     stanzas = []
     while True:
         line = src.header_line()
@@ -126,16 +127,16 @@ def _parse_header(src: _Input) -> tuple[list[Stanza], bytes, bytes]:
         elif line.startswith(MAC_MARK):
             break
         else:
-            raise IncidentFormatError("header line is neither a stanza nor the MAC line")
+            raise IncidentFormatError(_("header line is neither a stanza nor the MAC line"))
     if not stanzas:
-        raise IncidentFormatError("header has no recipient stanza")
+        raise IncidentFormatError(_("header has no recipient stanza"))
     encoded = line[4:-1]
     if not line.startswith(b"--- ") or len(encoded) != 43:
-        raise IncidentFormatError("malformed header MAC line")
+        raise IncidentFormatError(_("malformed header MAC line"))
     try:
         mac = b64decode(encoded.decode("ascii"))
     except ValueError as exc:
-        raise IncidentFormatError(f"header MAC: {exc}") from None
+        raise IncidentFormatError(_("header MAC: {error}").format(error=exc)) from None
     return stanzas, bytes(src.header[: -len(line) + 3]), mac
 
 
@@ -145,10 +146,11 @@ def _unwrap(stanzas: list[Stanza], identities: Sequence[Identity]) -> bytes:
             try:
                 file_key = identity.unwrap(stanza)
             except ValueError as exc:
-                raise IncidentFormatError(f"stanza {index}: {exc}") from None
+                problem = _("stanza {index}: {error}").format(index=index, error=exc)
+                raise IncidentFormatError(problem) from None
             if file_key is not None:
                 return file_key
-    raise IncidentFormatError("no identity matches")
+    raise IncidentFormatError(_("no identity matches"))
 
 
 class PlaintextReader(Iterator[bytes]):
@@ -163,10 +165,10 @@ class PlaintextReader(Iterator[bytes]):
         stanzas, up_to_mark, mac = _parse_header(self._src)
         file_key = _unwrap(stanzas, identities)
         if not hmac.compare_digest(header_mac(file_key, up_to_mark), mac):
-            raise IncidentFormatError("header MAC does not verify (the header was edited)")
+            raise IncidentFormatError(_("header MAC does not verify (the header was edited)"))
         nonce = self._src.read(PAYLOAD_NONCE_SIZE)
         if len(nonce) != PAYLOAD_NONCE_SIZE:
-            raise IncidentFormatError("the file ends inside the payload nonce")
+            raise IncidentFormatError(_("the file ends inside the payload nonce"))
         self._key = derive_payload_key(file_key, nonce)
         self._result: DecryptResult | None = None
         self.chunks = 0
@@ -181,7 +183,7 @@ class PlaintextReader(Iterator[bytes]):
         final = self._open(block, last=True)
         if final is not None:
             if not final and self.chunks:
-                raise self._fail("is an empty final chunk")
+                raise self._fail(_("chunk {number} is an empty final chunk"))
             return self._accept(final, finish=True)
         middle = self._open(block, last=False) if len(block) == SEALED_CHUNK_SIZE else None
         if middle is not None:
@@ -193,12 +195,17 @@ class PlaintextReader(Iterator[bytes]):
         plain = self._open(block, last=False)
         if plain is None:
             final = self._open(block, last=True) is not None
-            raise self._fail("is final but data follows it" if final else "fails authentication")
+            raise self._fail(
+                _("chunk {number} is final but data follows it")
+                if final
+                else _("chunk {number} fails authentication")
+            )
         return plain
 
     def _fail(self, why: str) -> IncidentFormatError:
+        """`why` names the chunk as `{number}`."""
         wipe(self._key)
-        return IncidentFormatError(f"chunk {self.chunks} {why}")
+        return IncidentFormatError(why.format(number=self.chunks))
 
     def _open(self, block: bytes, last: bool) -> bytes | None:
         if len(block) < TAG_SIZE:

@@ -17,6 +17,7 @@ from recorder.exit_codes import raise_if_stopped
 from recorder.incident.matroska import is_truncated
 from recorder.incident.mp4 import AnyPacket, Frame, Mp4Encoder
 from recorder.incident.prefetch import Prefetch
+from recorder.messages import _
 
 Source = Path | BinaryIO
 ProgressCallback = Callable[[float], None]
@@ -77,7 +78,7 @@ def _open_input(src: Source) -> Iterator[tuple[av.container.InputContainer, bool
             truncated = bool(src.seekable() and is_truncated(src))
             container = av.open(src, "r")
     except (av.error.FFmpegError, OSError) as exc:
-        raise IncidentFormatError(f"cannot read media: {exc}") from exc
+        raise IncidentFormatError(_("cannot read media: {error}").format(error=exc)) from exc
     with container:
         yield container, truncated
 
@@ -235,7 +236,7 @@ def export(src: Source, dst: Path, *, on_progress: ProgressCallback | None = Non
     """
     suffix = dst.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
-        raise ValueError(f"cannot export to {dst.suffix!r}: use .mkv or .mp4")
+        raise ValueError(_("cannot export to {suffix!r}: use .mkv or .mp4").format(suffix=dst.suffix))
     part = dst.with_name(dst.name + ".part")
     progress = _Progress(on_progress)
     try:
@@ -246,7 +247,7 @@ def export(src: Source, dst: Path, *, on_progress: ProgressCallback | None = Non
         raise_if_stopped()  # a signal's exception lost inside libav must not publish the output
         os.replace(part, dst)
     except (OSError, av.error.FFmpegError) as exc:
-        raise StorageError(f"cannot write {dst}: {exc}") from exc
+        raise StorageError(_("cannot write {path}: {error}").format(path=dst, error=exc)) from exc
     finally:
         part.unlink(missing_ok=True)
     progress.finish()

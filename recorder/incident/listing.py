@@ -8,6 +8,8 @@ from typing import Any
 
 from recorder.audit.trail import IncidentTrail
 from recorder.config import RoomConfig
+from recorder.i18n import process_language
+from recorder.local_times import LocalTimes
 from recorder.messages import _
 from recorder.retention import retention_due, room_trails
 
@@ -38,7 +40,8 @@ def list_incidents(config: RoomConfig, as_json: bool) -> int:
     if not rows:
         print(_("no incidents in {directory}").format(directory=config.storage.directory))
         return 0
-    incident, started, expires = _("incident"), _("started (UTC)"), _("expires in")
+    times = room_times(config)
+    incident, started, expires = _("incident"), _("started"), _("expires in")
     print(f"{incident:<40} {'MiB':>8} {started:<26} {expires:>10}")
     for row in rows:
         mib = float(row["bytes"]) / 2**20
@@ -49,5 +52,10 @@ def list_incidents(config: RoomConfig, as_json: bool) -> int:
             if row["expires_in_days"] is None
             else _("{days:>8.1f} d").format(days=row["expires_in_days"])
         )
-        print(f"{row['incident']:<40} {mib:>8.1f} {row['started'] or '?':<26} {expires:>10}")
+        print(f"{row['incident']:<40} {mib:>8.1f} {times.table_text(row['started']):<26} {expires:>10}")
     return 0
+
+
+def room_times(config: RoomConfig) -> LocalTimes:
+    """The room's time zone ([locale] timezone), in the process's language."""
+    return LocalTimes.named(config.locale.timezone, process_language())

@@ -11,6 +11,8 @@ from recorder.audit.trail import IncidentTrail
 from recorder.config import RoomConfig
 from recorder.errors import RetentionError
 from recorder.incident.ids import is_incident_id
+from recorder.incident.listing import room_times
+from recorder.local_times import LocalTimes
 from recorder.messages import _
 from recorder.retention import file_facts, hold_marker, retention_due, room_trails
 
@@ -53,9 +55,10 @@ def show_incident(config: RoomConfig, incident: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps(facts, ensure_ascii=False, indent=2))
         return 0
+    times = room_times(config)
     unknown = _("unknown")
     started = _("{time} by {client}").format(
-        time=facts["started"] or unknown, client=facts["triggered_by"] or unknown
+        time=times.table_text(facts["started"], unknown), client=facts["triggered_by"] or unknown
     )
     reasons = "; ".join(facts["reasons"]) or _("none given")
     if facts["justification_missing"]:
@@ -66,13 +69,13 @@ def show_incident(config: RoomConfig, incident: str, as_json: bool) -> int:
     hold = _("ON HOLD") if facts["legal_hold"] else _("none")
     if facts["legal_hold"] != facts["hold_marker_file"]:
         hold += " " + _("(the .hold marker file disagrees; the audit log decides)")
-    due = facts["retention_due"] or _("unknown (undated)")
+    due = times.table_text(facts["retention_due"], _("unknown (undated)"))
     rows = [
         (_("incident"), facts["incident"]),
         (_("started"), started),
         (_("justification"), reasons),
         (_("closed"), closed),
-        (_("file"), _file_line(facts)),
+        (_("file"), _file_line(facts, times)),
         (_("legal hold"), hold),
         (_("retention"), _("due {date}").format(date=due)),
     ]
@@ -84,11 +87,11 @@ def show_incident(config: RoomConfig, incident: str, as_json: bool) -> int:
         details = " ".join(
             f"{k}={show_value(v)}" for k, v in entry["data"].items() if v is not None and k != "incident"
         )
-        print(f"  {entry['seq']:>6} {entry['time']:<24} {entry['event']:<18} {details}")
+        print(f"  {entry['seq']:>6} {times.table_text(entry['time']):<24} {entry['event']:<18} {details}")
     return 0
 
 
-def _file_line(facts: dict[str, Any]) -> str:
+def _file_line(facts: dict[str, Any], times: LocalTimes) -> str:
     if facts["file"] is not None:
         file = facts["file"]
         return _("{path} ({size} bytes, sha256 {sha256})").format(
@@ -96,6 +99,6 @@ def _file_line(facts: dict[str, Any]) -> str:
         )
     if facts["deleted"] is not None:
         return _("deleted at seq {seq} ({time})").format(
-            seq=facts["deleted"]["seq"], time=facts["deleted"]["time"]
+            seq=facts["deleted"]["seq"], time=times.table_text(facts["deleted"]["time"])
         )
     return _("MISSING (no file and no deletion entry)")

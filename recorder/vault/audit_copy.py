@@ -10,6 +10,7 @@ from pathlib import Path
 from recorder.audit.accounting import Finding
 from recorder.audit.trail import IncidentTrail
 from recorder.audit.verify import Witness
+from recorder.messages import _
 from recorder.vault.checkpoints import entries_of, fetch_segments
 from recorder.vault.client import S3Client
 from recorder.vault.layout import Location
@@ -36,8 +37,10 @@ class VaultCopy:
 
     def summary(self) -> str:
         if not self.segments:
-            return f"{self.location}: no audit checkpoints in the vault"
-        return f"{self.location}: {len(self.segments)} checkpoint(s), entries up to seq {self.last_seq}"
+            return _("{location}: no audit checkpoints in the vault").format(location=self.location)
+        return _("{location}: {count} checkpoint(s), entries up to seq {seq}").format(
+            location=self.location, count=len(self.segments), seq=self.last_seq
+        )
 
 
 def fetch_copy(client: S3Client, room: Location, incidents: set[str] | None = None) -> VaultCopy:
@@ -51,14 +54,18 @@ def fetch_copy(client: S3Client, room: Location, incidents: set[str] | None = No
             known = seen.setdefault(entry.seq, entry.hash)
             if known != entry.hash:
                 copy.problems.append(
-                    f"the vault holds two different entries with seq {entry.seq} (the device log was rolled "
-                    f"back and written again; see {key})"
+                    _(
+                        "the vault holds two different entries with seq {seq} (the device log was rolled "
+                        "back and written again; see {key})"
+                    ).format(seq=entry.seq, key=key)
                 )
             last = entry
         if last is not None:
             copy.witnesses.append((last.seq, last.hash))
     if not copy.segments:
-        copy.problems.append(f"no audit checkpoints under {room}: nothing to check the log against")
+        copy.problems.append(
+            _("no audit checkpoints under {room}: nothing to check the log against").format(room=room)
+        )
     return copy
 
 
@@ -67,9 +74,13 @@ def vault_findings(known: dict[str, IncidentTrail], stored: set[str]) -> list[Fi
     findings = []
     for incident, trail in known.items():
         if trail.uploaded is not None and incident not in stored:
-            findings.append(Finding(incident, f"uploaded (seq {trail.uploaded.seq}) but not in the vault"))
+            findings.append(
+                Finding(
+                    incident, _("uploaded (seq {seq}) but not in the vault").format(seq=trail.uploaded.seq)
+                )
+            )
     for incident in sorted(stored):
         named = known.get(incident)
         if named is None or named.started is None:
-            findings.append(Finding(incident, "in the vault without an incident_started entry"))
+            findings.append(Finding(incident, _("in the vault without an incident_started entry")))
     return findings

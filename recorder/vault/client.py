@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.errors import VaultError
+from recorder.messages import _
 
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 30.0
@@ -36,21 +37,35 @@ def read_credentials(path: Path) -> Credentials:
     try:
         parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
     except OSError as error:
-        raise VaultError(f"{path}: cannot read the vault credentials ({error.strerror})") from None
+        raise VaultError(
+            _("{path}: cannot read the vault credentials ({strerror})").format(
+                path=path, strerror=error.strerror
+            )
+        ) from None
     except (configparser.Error, UnicodeDecodeError) as error:
         first = str(error).splitlines()[0]
-        raise VaultError(f"{path}: not a credentials file ({first})") from None
+        raise VaultError(
+            _("{path}: not a credentials file ({first})").format(path=path, first=first)
+        ) from None
     sections = parser.sections()
     name = "default" if parser.has_section("default") else (sections[0] if sections else None)
     if name is None:
-        raise VaultError(f"{path}: no [default] section with aws_access_key_id and aws_secret_access_key")
+        raise VaultError(
+            _("{path}: no [default] section with aws_access_key_id and aws_secret_access_key").format(
+                path=path
+            )
+        )
     section = parser[name]
     access, secret = (
         section.get("aws_access_key_id", "").strip(),
         section.get("aws_secret_access_key", "").strip(),
     )
     if not access or not secret:
-        raise VaultError(f"{path}: [{name}] needs aws_access_key_id and aws_secret_access_key")
+        raise VaultError(
+            _("{path}: [{name}] needs aws_access_key_id and aws_secret_access_key").format(
+                path=path, name=name
+            )
+        )
     return Credentials(access, secret)
 
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from recorder.errors import VaultError
+from recorder.messages import _
 
 INCIDENTS = "incidents/"
 AUDIT = "audit/"
@@ -24,10 +25,10 @@ class Location:
     def parse(cls, url: str) -> Location:
         """`s3://BUCKET[/PREFIX]`. Raises VaultError."""
         if not url.startswith("s3://"):
-            raise VaultError(f"{url!r}: expected s3://BUCKET[/PREFIX]")
-        bucket, _, prefix = url.removeprefix("s3://").partition("/")
+            raise VaultError(_("{url!r}: expected s3://BUCKET[/PREFIX]").format(url=url))
+        bucket, _slash, prefix = url.removeprefix("s3://").partition("/")
         if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
-            raise VaultError(f"{url!r}: {bucket!r} is not a bucket name")
+            raise VaultError(_("{url!r}: {bucket!r} is not a bucket name").format(url=url, bucket=bucket))
         prefix = prefix.strip("/")
         return cls(bucket, f"{prefix}/" if prefix else "")
 
@@ -58,5 +59,5 @@ def split_object_url(url: str) -> tuple[str, str]:
     location = Location.parse(url)
     key = location.prefix.rstrip("/")
     if not key:
-        raise VaultError(f"{url!r}: expected s3://BUCKET/KEY of one object")
+        raise VaultError(_("{url!r}: expected s3://BUCKET/KEY of one object").format(url=url))
     return location.bucket, key

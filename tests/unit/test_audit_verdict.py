@@ -15,6 +15,7 @@ from recorder.audit.reader import entries, scan
 from recorder.audit.trail import trails
 from recorder.incident.age_reader import DecryptResult
 from recorder.incident.verdict import COMPLETE, DAMAGED, TRUNCATED, classify
+from recorder.local_times import LocalTimes
 
 INCIDENT = "room-1-20260101T100000Z-abcdef"
 
@@ -90,7 +91,8 @@ def test_listing_into_a_closed_pipe_raises_broken_pipe_for_main_to_handle(tmp_pa
     """`recorder audit list LOG | head`: main() turns BrokenPipeError into a quiet exit."""
     log = _log(tmp_path, STARTED)
     with pytest.raises(BrokenPipeError):
-        listing.write(listing.rows(scan(log), listing.Filters(), None), "table", _ClosedPipe())
+        rows = listing.rows(scan(log), listing.Filters(), None)
+        listing.write(rows, "table", LocalTimes.named("UTC", "en"), _ClosedPipe())
 
 
 def test_accounting_names_an_unclosed_incident(tmp_path: Path) -> None:
