@@ -20,7 +20,7 @@ import zmq
 from recorder.audit.verify import read_entries
 from recorder.demo import DemoRoom, set_up_room
 from tests.integration.faults_support import FaultyDaemon, start_faulty_daemon
-from tests.support import RunningDaemon, record_incident, start_daemon
+from tests.support import RunningDaemon, record_incident
 
 LIBFAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 DAY_S = 86_400
@@ -28,14 +28,8 @@ DAY_S = 86_400
 
 @pytest.fixture
 def room(tmp_path: Path) -> DemoRoom:
+    """A short pre-roll and post-roll (conftest's `daemon` runs this room)."""
     return set_up_room(tmp_path, pre_roll_s=0.5, post_roll_s=0.2)
-
-
-@pytest.fixture
-def daemon(room: DemoRoom) -> Iterator[RunningDaemon]:
-    running = start_daemon(room)
-    yield running
-    running.stop()
 
 
 def _events(room: DemoRoom, event: str) -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,8 @@ from tests.support import RunningDaemon, record_incident, start_daemon
 
 @pytest.fixture
 def room(tmp_path: Path) -> DemoRoom:
+    """A short pre-roll and post-roll (conftest's `daemon` runs this room)."""
     return set_up_room(tmp_path, pre_roll_s=0.5, post_roll_s=0.2)
-
-
-@pytest.fixture
-def daemon(room: DemoRoom) -> Iterator[RunningDaemon]:
-    running = start_daemon(room)
-    yield running
-    running.stop()
 
 
 def _entries(path: Path) -> list[dict[str, Any]]:

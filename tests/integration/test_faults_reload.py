@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,13 @@ import pytest
 from panic_button.client import NoContact
 from recorder.audit.verify import read_entries
 from recorder.demo import DemoRoom, set_up_room
-from tests.support import RunningDaemon, start_daemon, wait_for_state
+from tests.support import RunningDaemon, wait_for_state
 
 
 @pytest.fixture
 def room(tmp_path: Path) -> DemoRoom:
+    """A short pre-roll and post-roll (conftest's `daemon` runs this room)."""
     return set_up_room(tmp_path, pre_roll_s=0.5, post_roll_s=0.2)
-
-
-@pytest.fixture
-def daemon(room: DemoRoom) -> Iterator[RunningDaemon]:
-    running = start_daemon(room)
-    yield running
-    running.stop()
 
 
 def _entries(daemon: RunningDaemon) -> list[dict[str, Any]]:
