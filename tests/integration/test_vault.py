@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from recorder.demo import DemoRoom, set_up_room
 from recorder.vault import VaultUploader
 from recorder.vault.client import Credentials, error_code
 from recorder.vault.testing import Identity, SeaweedFS, room_identity, write_credentials
+from recorder.vault.uploader import UPLOAD_NICE
 from tests.support import RunningDaemon, needs_tools, record_incident, start_daemon
 
 pytestmark = pytest.mark.slow
@@ -129,6 +131,23 @@ def test_three_rooms_upload_one_locked_object_per_incident_with_the_audited_hash
         assert body["ObjectLockMode"] == "COMPLIANCE"
         due = parse_time(started["time"]) + timedelta(days=14)  # retention_days from its audited start
         assert abs((body["ObjectLockRetainUntilDate"] - due).total_seconds()) < 1
+
+
+def _nice_values(pid: int) -> list[int]:
+    """The nice value of each thread of `pid` (field 19 of /proc/PID/task/TID/stat)."""
+    stats = (task / "stat" for task in Path(f"/proc/{pid}/task").iterdir())
+    return sorted(int(path.read_text().rsplit(")", 1)[1].split()[16]) for path in stats)
+
+
+def test_only_the_uploader_thread_runs_at_a_lower_cpu_priority(fleet: dict[str, RunningDaemon]) -> None:
+    """Capture and control win the CPU over uploads (20 rooms uploading at once starved a capture)."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)  # the daemons inherit the test's own nice value
+    if base >= UPLOAD_NICE:
+        pytest.skip(f"the tests run at nice {base}: the uploader's nice {UPLOAD_NICE} cannot be told apart")
+    for daemon in fleet.values():
+        nice = _nice_values(daemon.process.pid)
+        assert nice.count(UPLOAD_NICE) == 1, nice
+        assert set(nice) == {base, UPLOAD_NICE}, nice
 
 
 def test_an_early_delete_with_the_rooms_credentials_is_refused(
