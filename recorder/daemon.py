@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import threading
@@ -274,7 +275,11 @@ def _warn_if_verify_key_on_device(config: RoomConfig) -> bool:
 
 
 def run(config: RoomConfig) -> int:
-    """`recorder run`: start, serve until a signal, shut down cleanly. Returns the exit code."""
+    """`recorder run`: start, serve until a signal, shut down cleanly. Returns the exit code.
+
+    faulthandler is on: a daemon hung in C code (where no Python signal handler can run) and aborted
+    by systemd's watchdog (SIGABRT) leaves every thread's stack in the journal."""
+    faulthandler.enable()
     daemon = Daemon(config)
     daemon.install_signal_handlers()
     try:
