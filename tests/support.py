@@ -39,7 +39,7 @@ class RunningDaemon:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack
+                self.process.send_signal(signal.SIGABRT)  # the daemon's faulthandler logs each stack
                 self.process.wait(timeout=10)
                 stacks = self.log_text()[-6000:]
                 raise AssertionError(f"daemon did not stop within 30 s of SIGTERM:\n{stacks}") from None
@@ -48,7 +48,7 @@ class RunningDaemon:
 
 def start_daemon(room: DemoRoom, extra_env: dict[str, str] | None = None) -> RunningDaemon:
     log_path = room.root / "daemon.log"
-    env = {**os.environ, "PYTHONFAULTHANDLER": "1", **(extra_env or {})}  # stacks on SIGABRT, see stop()
+    env = {**os.environ, **(extra_env or {})}
     with log_path.open("ab") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "recorder", "run", "--config", str(room.config)],

@@ -128,7 +128,7 @@ def test_export_with_the_log_calls_a_killed_incident_truncated_and_the_clean_one
 
 def test_an_aborted_daemon_leaves_every_threads_stack_in_its_log(tmp_path: Path) -> None:
     """A hang in C code is ended by systemd's watchdog with SIGABRT: the daemon's own faulthandler
-    (not the tests' PYTHONFAULTHANDLER, switched off here) must leave the stacks for the journal."""
+    (not Python's PYTHONFAULTHANDLER, switched off here) must leave the stacks for the journal."""
     room = set_up_room(tmp_path, pre_roll_s=0.5, post_roll_s=0.2)
     daemon = start_daemon(room, extra_env={"PYTHONFAULTHANDLER": ""})
     daemon.process.send_signal(signal.SIGABRT)
